@@ -1,0 +1,1 @@
+"""Browser pages: Django templates, plain ES modules and plotly.js (no build step)."""

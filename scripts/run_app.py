@@ -1,0 +1,47 @@
+"""Start the app for local use: one Celery worker and the Daphne web server on 127.0.0.1:8000.
+
+Both stop together on Ctrl-C. Used by ``make run`` after migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    host = os.environ.get("UNAS_HOST", "127.0.0.1")
+    port = os.environ.get("UNAS_PORT", "8000")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nasweb.settings")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "nasweb", "worker", "--loglevel=INFO",
+         "--concurrency=1", "--pool=prefork"],
+        cwd=ROOT, env=env,
+    )
+    web = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", host, "-p", port, "nasweb.asgi:application"],
+        cwd=ROOT, env=env,
+    )
+    print(f"\nμNAS Web is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
+    try:
+        return web.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in (web, worker):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (web, worker):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

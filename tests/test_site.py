@@ -1,0 +1,23 @@
+"""The bare site answers and the settings helpers parse what users configure."""
+
+from pathlib import Path
+
+import pytest
+
+from nasweb.env import database_from_url
+
+
+def test_home_page_answers(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "μNAS Web" in response.content.decode()
+
+
+def test_database_urls():
+    assert database_from_url("sqlite:///db.sqlite3", Path("/app"))["NAME"] == "/app/db.sqlite3"
+    pg = database_from_url("postgres://u:p%40ss@db:5433/unas", Path("/app"))
+    assert pg["ENGINE"].endswith("postgresql")
+    assert (pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"], pg["NAME"]) == (
+        "u", "p@ss", "db", "5433", "unas")
+    with pytest.raises(ValueError, match="unsupported scheme"):
+        database_from_url("mysql://x/y", Path("/app"))
