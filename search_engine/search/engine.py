@@ -1,0 +1,262 @@
+"""The search as a pure, seedable state machine: aging evolution or random search.
+
+The engine never trains anything itself. A driver (the CLI's local worker pool, or Celery
+tasks in the web app) asks it for the next candidate whenever an evaluator is free
+(asynchronous steady state), marks candidates running, and reports results or failures. Every
+event is saved to a pluggable store before the call returns, so a killed driver resumes where
+it was: evaluated candidates are kept, candidates that were in flight are queued again.
+
+Randomness is derived from ``(seed, proposal number)``, so a resumed search proposes exactly
+what an uninterrupted one would have.
+
+Hard limits are checked before training: ``precheck`` decides from the architecture alone
+whether a child can fit the device after its target pruning; children that cannot are not
+trained (counted in ``state.rejected``) and another child is drawn.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .objectives import OBJECTIVES, objective_values, sample_coefficients, scalarise
+from .pareto import hypervolume, pareto_front
+from .state import (
+    DONE,
+    FAILED,
+    IN_FLIGHT,
+    QUEUED,
+    RUNNING,
+    CandidateRecord,
+    SearchConfig,
+    SearchState,
+)
+
+
+class SearchError(RuntimeError):
+    """The search cannot go on (e.g. no child fits the hard limits)."""
+
+
+class Space(Protocol):
+    """What the engine needs of a search space (architectures as JSON-able dicts)."""
+
+    def sample(self, rng: random.Random) -> dict[str, Any]: ...
+
+    def mutate(self, architecture: dict[str, Any], rng: random.Random
+               ) -> tuple[dict[str, Any], str]: ...
+
+
+@dataclass(frozen=True)
+class PrecheckResult:
+    fits: bool
+    reason: str | None = None
+    estimates: dict[str, Any] = field(default_factory=dict)
+
+
+class Precheck(Protocol):
+    """Decides before training whether a candidate can fit the hard limits."""
+
+    def __call__(self, architecture: dict[str, Any], sparsity: float,
+                 state: SearchState) -> PrecheckResult: ...
+
+
+class Store(Protocol):
+    def save(self, state: SearchState) -> None: ...
+
+    def load(self) -> SearchState | None: ...
+
+
+def always_fits(architecture: dict[str, Any], sparsity: float,
+                state: SearchState) -> PrecheckResult:
+    """A precheck that admits everything (for tests and unconstrained runs)."""
+    return PrecheckResult(True)
+
+
+class Search:
+    """Drive with ``propose`` / ``start`` / ``complete`` / ``fail``; see the module docstring."""
+
+    def __init__(self, state: SearchState, space: Space, store: Store,
+                 precheck: Precheck = always_fits) -> None:
+        self.state = state
+        self.space = space
+        self.store = store
+        self.precheck = precheck
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, config: SearchConfig, space: Space, store: Store,
+               precheck: Precheck = always_fits) -> Search:
+        search = cls(SearchState(config=config), space, store, precheck)
+        search._save()
+        return search
+
+    @classmethod
+    def resume(cls, space: Space, store: Store, precheck: Precheck = always_fits) -> Search:
+        state = store.load()
+        if state is None:
+            raise SearchError("nothing to resume: the store holds no search")
+        search = cls(state, space, store, precheck)
+        search.requeue_in_flight()
+        return search
+
+    def requeue_in_flight(self) -> list[int]:
+        """Candidates a dead driver left running go back to the queue."""
+        ids = []
+        for candidate in self.state.candidates:
+            if candidate.state == RUNNING:
+                candidate.state = QUEUED
+                ids.append(candidate.id)
+        if ids:
+            self._save()
+        return ids
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def config(self) -> SearchConfig:
+        return self.state.config
+
+    @property
+    def evaluated(self) -> int:
+        return self.state.count(DONE, FAILED)
+
+    @property
+    def budget_left(self) -> int:
+        """How many more candidates may still be proposed."""
+        return self.config.rounds - len(self.state.candidates)
+
+    @property
+    def finished(self) -> bool:
+        return self.evaluated >= self.config.rounds
+
+    def queued(self) -> list[CandidateRecord]:
+        return [c for c in self.state.candidates if c.state == QUEUED]
+
+    def in_flight(self) -> list[CandidateRecord]:
+        return [c for c in self.state.candidates if c.state in IN_FLIGHT]
+
+    def front(self) -> list[CandidateRecord]:
+        return [c for c in self.state.candidates if c.pareto]
+
+    def best_error(self, feasible_only: bool = True) -> float | None:
+        errors = [c.objectives["error"] for c in self.state.candidates
+                  if c.state == DONE and (c.feasible or not feasible_only)]
+        return min(errors) if errors else None
+
+    @property
+    def current_hypervolume(self) -> float:
+        return self.state.hypervolume[-1][1] if self.state.hypervolume else 0.0
+
+    # -- events -----------------------------------------------------------------------------
+
+    def propose(self) -> CandidateRecord | None:
+        """The next candidate to evaluate, or ``None`` when the budget is used up."""
+        if self.budget_left <= 0:
+            return None
+        config = self.config
+        for _ in range(config.max_rejections):
+            number = self.state.proposals
+            self.state.proposals += 1
+            rng = random.Random(f"{config.seed}:{number}")
+            architecture, sparsity, parent, morphism = self._draw(rng)
+            check = self.precheck(architecture, sparsity, self.state)
+            if check.fits:
+                candidate = CandidateRecord(
+                    id=len(self.state.candidates), architecture=architecture,
+                    sparsity=sparsity, parent=parent, morphism=morphism,
+                    precheck=dict(check.estimates), timings={"proposed_at": time.time()},
+                )
+                self.state.candidates.append(candidate)
+                self._save()
+                return candidate
+            self.state.rejected += 1
+            reason = check.reason or "does not fit"
+            self.state.rejection_reasons[reason] = self.state.rejection_reasons.get(reason, 0) + 1
+        self._save()
+        raise SearchError(
+            f"no candidate fitting the hard limits was found in {config.max_rejections} draws "
+            f"(reasons: {self.state.rejection_reasons}); the limits may be too tight")
+
+    def start(self, candidate_id: int) -> CandidateRecord:
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state != QUEUED:
+            raise SearchError(f"candidate {candidate_id} is {candidate.state}, not queued")
+        candidate.state = RUNNING
+        candidate.attempts += 1
+        candidate.timings["started_at"] = time.time()
+        self._save()
+        return candidate
+
+    def complete(self, candidate_id: int, metrics: Mapping[str, Any],
+                 artifacts: Mapping[str, str] | None = None) -> CandidateRecord:
+        """Record an evaluation. Idempotent: a second result for a done candidate is ignored."""
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state in (DONE, FAILED):
+            return candidate
+        candidate.state = DONE
+        candidate.metrics = dict(metrics)
+        candidate.objectives = objective_values(metrics)
+        candidate.feasible = (
+            "tflm_arena_bytes" in metrics and "tflite_bytes" in metrics
+            and self.config.limits.admits(candidate.objectives))
+        candidate.artifacts = dict(artifacts or {})
+        candidate.timings["finished_at"] = time.time()
+        population = self.state.population
+        population.append(candidate.id)
+        if len(population) > self.config.population:
+            population.pop(0)  # the oldest member dies
+        self._update_front()
+        self._save()
+        return candidate
+
+    def fail(self, candidate_id: int, message: str) -> CandidateRecord:
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state in (DONE, FAILED):
+            return candidate
+        candidate.state = FAILED
+        candidate.error_message = message
+        candidate.timings["finished_at"] = time.time()
+        self.state.hypervolume.append((self.evaluated, self.current_hypervolume))
+        self._save()
+        return candidate
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _draw(self, rng: random.Random) -> tuple[dict[str, Any], float, int | None, str | None]:
+        config = self.config
+        lo, hi = config.sparsity_range
+        evolve = (config.strategy == "evolution"
+                  and len(self.state.candidates) >= config.population
+                  and self.state.population)
+        if not evolve:
+            return self.space.sample(rng), rng.uniform(lo, hi), None, None
+        members = [self.state.by_id(i) for i in self.state.population]
+        sample = rng.sample(members, min(config.sample, len(members)))
+        coefficients = sample_coefficients(config.bounds, rng)
+        parent = min(sample, key=lambda c: (scalarise(c.objectives, coefficients), c.id))
+        child, morphism = self.space.mutate(parent.architecture, rng)
+        sparsity = min(hi, max(lo, parent.sparsity + rng.gauss(0.0, config.sparsity_sigma)))
+        return child, sparsity, parent.id, morphism
+
+    def _update_front(self) -> None:
+        done = [c for c in self.state.candidates if c.state == DONE]
+        vectors = [tuple(c.objectives[k] for k in OBJECTIVES) for c in done]
+        on_front = set(pareto_front(vectors))
+        for i, candidate in enumerate(done):
+            candidate.pareto = i in on_front
+        self.state.hypervolume.append((self.evaluated, self._hypervolume(done)))
+
+    def _hypervolume(self, done: list[CandidateRecord]) -> float:
+        bounds = self.config.bounds.active()
+        reference = {"error": bounds.get("error", 1.0)}
+        reference.update({k: v for k, v in bounds.items() if k != "error"})
+        names = [k for k in OBJECTIVES if k in reference]
+        points = [tuple(c.objectives[k] for k in names) for c in done if c.feasible]
+        return hypervolume(points, [reference[k] for k in names])
+
+    def _save(self) -> None:
+        self.store.save(self.state)

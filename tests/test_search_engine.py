@@ -1,0 +1,307 @@
+"""The search state machine on a synthetic space and evaluator (no TensorFlow)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from search_engine.search import (
+    HardLimits,
+    JsonFileStore,
+    MemoryStore,
+    PrecheckResult,
+    Search,
+    SearchConfig,
+    SearchError,
+    SoftBounds,
+    hypervolume,
+    pareto_front,
+    sample_coefficients,
+    scalarise,
+)
+from search_engine.search.objectives import objective_values
+
+
+class LineSpace:
+    """Architectures are {"x": int}; mutation moves x by one."""
+
+    def sample(self, rng):
+        return {"x": rng.randint(0, 200)}
+
+    def mutate(self, architecture, rng):
+        step = rng.choice((-1, 1))
+        return {"x": architecture["x"] + step}, "plus" if step > 0 else "minus"
+
+
+def metrics_for(architecture, sparsity=0.0):
+    """Error falls towards x = 100; memory and size grow with x."""
+    x = architecture["x"]
+    return {"val_accuracy": 1.0 - abs(x - 100) / 1000.0 - 0.01,
+            "peak_memory_bytes": 10 * x + 10, "model_size_bytes": 20 * x + 10,
+            "tflm_arena_bytes": 10 * x + 10, "tflite_bytes": 20 * x + 10, "macs": 5 * x + 1}
+
+
+def config(**overrides):
+    limits = HardLimits(sram_bytes=100_000, flash_bytes=100_000)
+    values = dict(limits=limits, bounds=limits.default_soft_bounds(error=0.5), rounds=40,
+                  population=10, sample=3, seed=7)
+    values.update(overrides)
+    return SearchConfig(**values)
+
+
+def run_all(search, evaluations=None):
+    while (candidate := search.propose()) is not None:
+        search.start(candidate.id)
+        if evaluations is not None:
+            evaluations[candidate.id] = evaluations.get(candidate.id, 0) + 1
+        search.complete(candidate.id, metrics_for(candidate.architecture))
+    return search
+
+
+class FixedRandom(random.Random):
+    def __init__(self, values):
+        super().__init__(0)
+        self.values = list(values)
+
+    def random(self):
+        return self.values.pop(0)
+
+
+def test_scalarisation_matches_eq1_by_hand():
+    bounds = SoftBounds(error=0.1, sram_bytes=1000)
+    # u = 1 - random(): random() = 0.5 and 0.75 give u = 0.5 and 0.25
+    coefficients = sample_coefficients(bounds, FixedRandom([0.5, 0.75]))
+    assert coefficients == pytest.approx({"error": 1 / (0.1 * 0.5), "sram_bytes": 1 / 250})
+    # L = max(0.05 / 0.05, 800 / 250) = max(1.0, 3.2)
+    assert scalarise({"error": 0.05, "sram_bytes": 800, "macs": 1e9}, coefficients) == \
+        pytest.approx(3.2)
+    # an objective without a bound takes no part, however large
+    assert "macs" not in coefficients
+
+
+def test_scalarisation_needs_a_bound():
+    with pytest.raises(ValueError, match="no objective has a bound"):
+        scalarise({"error": 0.1}, {})
+    with pytest.raises(ValueError, match="soft bound error"):
+        SoftBounds(error=-1)
+
+
+def test_coefficients_follow_the_uniform_law():
+    rng = random.Random(3)
+    bounds = SoftBounds(sram_bytes=2.0)
+    inverse = [1 / sample_coefficients(bounds, rng)["sram_bytes"] for _ in range(20000)]
+    assert min(inverse) > 0 and max(inverse) <= 2.0
+    assert sum(inverse) / len(inverse) == pytest.approx(1.0, abs=0.02)  # mean of U[0, 2]
+
+
+def test_config_rejects_bad_values():
+    limits = HardLimits(1000, 1000)
+    with pytest.raises(ValueError, match="sample: must not exceed population"):
+        SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), population=3, sample=5)
+    with pytest.raises(ValueError, match="rounds"):
+        SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), rounds=0)
+    with pytest.raises(ValueError, match="strategy"):
+        SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), strategy="grid")
+    with pytest.raises(ValueError, match="sram_bytes"):
+        HardLimits(sram_bytes=0, flash_bytes=10)
+
+
+def test_rounds_count_every_trained_candidate_and_population_ages():
+    search = run_all(Search.create(config(), LineSpace(), MemoryStore()))
+    state = search.state
+    assert len(state.candidates) == 40 and search.finished and search.propose() is None
+    done_order = sorted(state.candidates, key=lambda c: c.timings["finished_at"])
+    assert state.population == [c.id for c in done_order[-10:]]  # the 10 youngest survive
+    assert all(c.parent is None for c in state.candidates[:10])  # initial population random
+    assert all(c.parent is not None for c in state.candidates[10:])
+
+
+def test_parent_is_the_best_of_the_sample():
+    # With sample == population, the parent is the best member of the whole population, and
+    # with error as the only bounded objective the scalarised order is the error order.
+    limits = HardLimits(10**9, 10**9)
+    search = Search.create(config(population=6, sample=6, rounds=30, limits=limits,
+                                  bounds=SoftBounds(error=0.5)), LineSpace(), MemoryStore())
+    while (candidate := search.propose()) is not None:
+        if candidate.parent is not None:
+            members = [search.state.by_id(i) for i in search.state.population]
+            best = min(members, key=lambda c: (c.objectives["error"], c.id))
+            assert candidate.parent == best.id
+            assert abs(candidate.architecture["x"] - best.architecture["x"]) == 1
+        search.start(candidate.id)
+        search.complete(candidate.id, metrics_for(candidate.architecture))
+
+
+def test_random_strategy_never_mutates():
+    search = run_all(Search.create(config(strategy="random"), LineSpace(), MemoryStore()))
+    assert all(c.parent is None and c.morphism is None for c in search.state.candidates)
+
+
+def test_evolution_improves_on_the_synthetic_problem():
+    search = run_all(Search.create(config(rounds=120, bounds=SoftBounds(error=0.5)),
+                                   LineSpace(), MemoryStore()))
+    first = min(c.objectives["error"] for c in search.state.candidates[:10])
+    assert search.best_error() < first
+
+
+def test_precheck_rejects_before_training():
+    def precheck(architecture, sparsity, state):
+        if architecture["x"] > 150:
+            return PrecheckResult(False, "sram")
+        return PrecheckResult(True, estimates={"x": architecture["x"]})
+
+    search = run_all(Search.create(config(), LineSpace(), MemoryStore(), precheck))
+    assert all(c.architecture["x"] <= 150 for c in search.state.candidates)
+    assert search.state.rejected > 0 and search.state.rejection_reasons["sram"] > 0
+    assert search.state.candidates[0].precheck == {"x": search.state.candidates[0]
+                                                   .architecture["x"]}
+
+    nothing_fits = Search.create(config(max_rejections=50), LineSpace(), MemoryStore(),
+                                 lambda a, s, st: PrecheckResult(False, "flash"))
+    with pytest.raises(SearchError, match="too tight"):
+        nothing_fits.propose()
+
+
+def test_feasible_means_measured_and_within_limits():
+    limits = HardLimits(sram_bytes=1000, flash_bytes=3000)
+    search = run_all(Search.create(config(limits=limits, bounds=limits.default_soft_bounds(0.5)),
+                                   LineSpace(), MemoryStore()))
+    for c in search.state.candidates:
+        m = c.metrics
+        assert c.feasible == (m["tflm_arena_bytes"] <= 1000 and m["tflite_bytes"] <= 3000)
+    assert any(c.feasible for c in search.state.candidates)
+    assert any(not c.feasible for c in search.state.candidates)
+    # without measured figures nothing is feasible
+    search = Search.create(config(), LineSpace(), MemoryStore())
+    candidate = search.propose()
+    search.start(candidate.id)
+    analytic = {k: v for k, v in metrics_for(candidate.architecture).items()
+                if k not in ("tflm_arena_bytes", "tflite_bytes")}
+    assert not search.complete(candidate.id, analytic).feasible
+
+
+def test_failures_are_recorded_and_do_not_stop_the_search():
+    search = Search.create(config(rounds=12), LineSpace(), MemoryStore())
+    while (candidate := search.propose()) is not None:
+        search.start(candidate.id)
+        if candidate.id % 3 == 0:
+            search.fail(candidate.id, "conversion failed")
+        else:
+            search.complete(candidate.id, metrics_for(candidate.architecture))
+    failed = [c for c in search.state.candidates if c.state == "failed"]
+    assert len(failed) == 4 and all(c.error_message == "conversion failed" for c in failed)
+    assert search.finished and all(c.id not in search.state.population for c in failed)
+
+
+def test_resume_after_a_kill_loses_and_duplicates_nothing(tmp_path):
+    store = JsonFileStore(tmp_path / "search.json")
+    search = Search.create(config(), LineSpace(), store)
+    evaluations: dict[int, int] = {}
+    # run 17 candidates, then "kill" the driver with two candidates running and one queued
+    for _ in range(17):
+        candidate = search.propose()
+        search.start(candidate.id)
+        evaluations[candidate.id] = 1
+        search.complete(candidate.id, metrics_for(candidate.architecture))
+    running = [search.propose(), search.propose()]
+    for candidate in running:
+        search.start(candidate.id)
+    search.propose()
+    del search
+
+    resumed = Search.resume(LineSpace(), JsonFileStore(tmp_path / "search.json"))
+    assert [c.id for c in resumed.queued()] == [17, 18, 19]
+    for candidate in resumed.queued():
+        resumed.start(candidate.id)
+        evaluations[candidate.id] = evaluations.get(candidate.id, 0) + 1
+        resumed.complete(candidate.id, metrics_for(candidate.architecture))
+    run_all(resumed, evaluations)
+    assert sorted(evaluations) == list(range(40))
+    assert set(evaluations.values()) == {1}
+
+    # the resumed run proposes exactly what an uninterrupted one with the same interleaving
+    # of events would
+    straight = Search.create(config(), LineSpace(), MemoryStore())
+    for _ in range(17):
+        run_all_one = straight.propose()
+        straight.start(run_all_one.id)
+        straight.complete(run_all_one.id, metrics_for(run_all_one.architecture))
+    for candidate in [straight.propose() for _ in range(3)]:
+        straight.start(candidate.id)
+        straight.complete(candidate.id, metrics_for(candidate.architecture))
+    run_all(straight)
+    assert [c.architecture for c in straight.state.candidates] == \
+        [c.architecture for c in resumed.state.candidates]
+
+
+def test_complete_is_idempotent():
+    search = Search.create(config(), LineSpace(), MemoryStore())
+    candidate = search.propose()
+    search.start(candidate.id)
+    search.complete(candidate.id, metrics_for(candidate.architecture))
+    search.complete(candidate.id, metrics_for({"x": 0}))
+    assert search.state.population == [candidate.id]
+    assert search.state.candidates[0].metrics == metrics_for(candidate.architecture)
+    with pytest.raises(SearchError, match="not queued"):
+        search.start(candidate.id)
+
+
+def test_every_event_is_saved():
+    store = MemoryStore()
+    search = Search.create(config(rounds=5), LineSpace(), store)
+    run_all(search)
+    assert store.saves == 1 + 3 * 5  # create, then propose / start / complete per candidate
+    assert store.load().to_json() == search.state.to_json()
+
+
+def test_objective_values_prefer_measured_figures():
+    metrics = {"val_accuracy": 0.9, "peak_memory_bytes": 100, "model_size_bytes": 200,
+               "macs": 5, "tflm_arena_bytes": 1500, "tflite_bytes": 2500}
+    assert objective_values(metrics) == pytest.approx(
+        {"error": 0.1, "sram_bytes": 1500, "flash_bytes": 2500, "macs": 5})
+    del metrics["tflm_arena_bytes"], metrics["tflite_bytes"]
+    metrics["tflm_overhead_bytes"] = 700
+    assert objective_values(metrics)["sram_bytes"] == 800
+    assert objective_values(metrics)["flash_bytes"] == 200
+
+
+# -- Pareto front and hypervolume against brute force ---------------------------------------
+
+def brute_hypervolume(points):
+    """Inclusion-exclusion over subsets in the unit box."""
+    total = 0.0
+    for size in range(1, len(points) + 1):
+        for subset in itertools.combinations(points, size):
+            corner = [max(p[d] for p in subset) for d in range(len(points[0]))]
+            volume = 1.0
+            for x in corner:
+                volume *= max(0.0, 1.0 - x)
+            total += (-1) ** (size + 1) * volume
+    return total
+
+
+def test_hypervolume_by_hand():
+    assert hypervolume([(0.5, 0.5)], (1, 1)) == pytest.approx(0.25)
+    assert hypervolume([(0.2, 0.6), (0.6, 0.2)], (1, 1)) == pytest.approx(0.48)
+    assert hypervolume([(50, 5)], (100, 10)) == pytest.approx(0.25)
+    assert hypervolume([(150, 5)], (100, 10)) == 0.0  # outside the bounds: no contribution
+    assert hypervolume([], (1, 1)) == 0.0
+
+
+@pytest.mark.parametrize("dims", [2, 3, 4])
+def test_hypervolume_matches_inclusion_exclusion(dims):
+    rng = random.Random(dims)
+    for _ in range(60):
+        points = [tuple(rng.random() for _ in range(dims)) for _ in range(rng.randint(1, 7))]
+        assert hypervolume(points, (1,) * dims) == pytest.approx(brute_hypervolume(points))
+
+
+def test_pareto_front_matches_brute_force():
+    rng = random.Random(1)
+    for _ in range(100):
+        points = [tuple(rng.randint(0, 5) for _ in range(3)) for _ in range(rng.randint(1, 12))]
+        expected = [i for i, p in enumerate(points)
+                    if not any(all(q[d] <= p[d] for d in range(3)) and q != p for q in points)]
+        assert pareto_front(points) == expected
