@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from search_engine.cli import sample
+from search_engine.cli import sample, search
 
-COMMANDS = (sample,)
+COMMANDS = (sample, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

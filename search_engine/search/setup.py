@@ -1,0 +1,127 @@
+"""Wiring a search to the real search space, data set and resource models.
+
+``open_space`` gives the engine the μNAS space for a data set's input shape (architectures as
+JSON dicts). ``AnalyticPrecheck`` is the pre-training hard-limit check:
+
+A child "cannot fit" when, for the network it will become after its target pruning (its channel
+and unit counts are known before training, see ``space.pruned``), the exact optimal peak
+activation memory plus the estimated TFLM arena overhead exceeds the SRAM limit, or its int8
+weights and int32 biases plus the estimated ``.tflite`` overhead exceed the Flash limit, or its
+MACs exceed the MAC limit. The overheads are learnt from the exports measured so far
+(``overhead``). Such a child is never trained.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from .engine import PrecheckResult
+from .objectives import HardLimits
+from .overhead import estimate_overhead
+from .state import DONE, SearchState
+
+
+class SetupError(ValueError):
+    """The search cannot be set up as asked (unknown data set, missing files, ...)."""
+
+
+class JsonSpace:
+    """The μNAS search space with architectures as JSON-able dicts (what the engine stores)."""
+
+    def __init__(self, input_shape: tuple[int, int, int], num_classes: int) -> None:
+        from search_engine.space import SearchSpace
+
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.space = SearchSpace(self.input_shape, num_classes)
+
+    def sample(self, rng: random.Random) -> dict[str, Any]:
+        from search_engine.space import architecture_to_json
+
+        return architecture_to_json(self.space.sample(rng))
+
+    def mutate(self, architecture: dict[str, Any], rng: random.Random
+               ) -> tuple[dict[str, Any], str]:
+        from search_engine.space import architecture_from_json, architecture_to_json
+
+        child, morphism = self.space.mutate(architecture_from_json(architecture), rng)
+        return architecture_to_json(child), morphism
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def dataset_shape(name: str, data_dir: str | None) -> DatasetShape:
+    """Input shape and class count of a data set, reading as little as possible."""
+    from search_engine.train.datasets import DatasetError, load_dataset
+
+    try:
+        dataset = load_dataset(name, data_dir=data_dir, limit=200)
+    except DatasetError as exc:
+        raise SetupError(str(exc)) from None
+    return DatasetShape(name, tuple(dataset.input_shape), dataset.num_classes)
+
+
+def open_space(dataset: str, profile: str, data_dir: str | None
+               ) -> tuple[JsonSpace, DatasetShape, Any]:
+    """The space for ``dataset`` and its training profile; clear errors for bad names."""
+    from search_engine.train.profiles import get_profile
+
+    shape = dataset_shape(dataset, data_dir)
+    try:
+        training_profile = get_profile(dataset, profile)
+    except (KeyError, ValueError) as exc:
+        raise SetupError(str(exc).strip("'\"")) from None
+    return JsonSpace(shape.input_shape, shape.num_classes), shape, training_profile
+
+
+def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[int, int, int],
+            num_classes: int) -> dict[str, Any]:
+    """Analytic figures of the network a candidate becomes after its target pruning."""
+    from search_engine.graph.builder import build_op_graph
+    from search_engine.resources import optimal_order
+    from search_engine.resources.model_size import summarise
+    from search_engine.space import architecture_from_json
+    from search_engine.space.pruned import pruned_architecture
+
+    pruned = pruned_architecture(architecture_from_json(architecture), sparsity, input_shape)
+    graph = build_op_graph(pruned, input_shape, num_classes)
+    summary = summarise(pruned, input_shape, num_classes)
+    return {"peak_memory_bytes": optimal_order(graph).peak_bytes,
+            "model_size_bytes": summary.model_size_bytes, "macs": summary.macs,
+            "n_ops": len(graph.ops)}
+
+
+class AnalyticPrecheck:
+    """Refuses, before training, children that cannot fit the hard limits (module docstring)."""
+
+    def __init__(self, space: JsonSpace, limits: HardLimits) -> None:
+        self.space = space
+        self.limits = limits
+
+    def __call__(self, architecture: dict[str, Any], sparsity: float,
+                 state: SearchState) -> PrecheckResult:
+        figures = analyse(architecture, sparsity, self.space.input_shape, self.space.num_classes)
+        measured = [c.metrics for c in state.candidates
+                    if c.state == DONE and "tflm_arena_bytes" in c.metrics]
+        overhead = estimate_overhead(figures["n_ops"], measured)
+        sram = figures["peak_memory_bytes"] + overhead.sram_bytes
+        flash = figures["model_size_bytes"] + overhead.flash_bytes
+        estimates = dict(figures, estimated_sram_bytes=sram, estimated_flash_bytes=flash)
+        if sram > self.limits.sram_bytes:
+            return PrecheckResult(False, "sram", estimates)
+        if flash > self.limits.flash_bytes:
+            return PrecheckResult(False, "flash", estimates)
+        if self.limits.macs is not None and figures["macs"] > self.limits.macs:
+            return PrecheckResult(False, "macs", estimates)
+        return PrecheckResult(True, None, estimates)
+
+
+def build_precheck(space: JsonSpace, limits: HardLimits) -> AnalyticPrecheck:
+    return AnalyticPrecheck(space, limits)
