@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 
 from search_engine.graph.opgraph import Op, OpGraph
 from search_engine.graph.walk import INPUT, LayerSpec, walk
 from search_engine.space.architecture import Architecture
+
+_ATTR_FIELDS = tuple(f.name for f in fields(LayerSpec) if f.name not in ("name", "inputs", "kind"))
 
 
 def op_graph_from_specs(
@@ -24,7 +26,7 @@ def op_graph_from_specs(
     ops = []
     for spec in specs:
         tensors[spec.name] = spec.output_elements
-        attrs = {k: v for k, v in asdict(spec).items() if k not in ("name", "inputs", "kind")}
+        attrs = {name: getattr(spec, name) for name in _ATTR_FIELDS}
         ops.append(
             Op(
                 name=spec.name,

@@ -1,7 +1,9 @@
 """Uniform random architectures: every option of every range (inclusive) can be drawn.
 
-Each free variable of paper Table 1 is drawn uniformly from its options; the draw is then put
-in canonical form, and draws that break the channel rule of parallel stages are redrawn.
+Each free variable of paper Table 1 is drawn uniformly from its options and the result is put
+in canonical form. A block that breaks the channel rule of parallel stages (a depthwise last
+layer whose channel count differs from its stage's) is redrawn on its own, so the block count
+N stays uniform over 1..10 (redrawing whole architectures would favour small N).
 """
 
 from __future__ import annotations
@@ -71,13 +73,19 @@ def sample_dense(rng: random.Random) -> DenseLayer:
 
 def sample_architecture(rng: random.Random, input_channels: int) -> Architecture:
     """A uniformly drawn, valid, canonical architecture for inputs with ``input_channels``."""
-    for _ in range(MAX_DRAWS):
-        count = rng.randint(MIN_BLOCKS, MAX_BLOCKS)
-        blocks = tuple(sample_block(rng, first=i == 0) for i in range(count))
-        pooling = sample_pooling(rng) if rng.choice(_BOOLS) else None
-        dense = tuple(sample_dense(rng) for _ in range(rng.randint(MIN_DENSE, MAX_DENSE)))
-        try:
-            return normalise(Architecture(blocks, pooling, dense), input_channels)
-        except ArchitectureError:
-            continue
-    raise RuntimeError(f"no valid architecture in {MAX_DRAWS} draws")  # pragma: no cover
+    count = rng.randint(MIN_BLOCKS, MAX_BLOCKS)
+    pooling = sample_pooling(rng) if rng.choice(_BOOLS) else None
+    dense = tuple(sample_dense(rng) for _ in range(rng.randint(MIN_DENSE, MAX_DENSE)))
+    blocks: tuple[ConvBlock, ...] = ()
+    for i in range(count):
+        # A block's validity depends only on the blocks before it, so checking prefixes is exact.
+        for _ in range(MAX_DRAWS):
+            candidate = Architecture(blocks + (sample_block(rng, first=i == 0),), pooling, dense)
+            try:
+                blocks = normalise(candidate, input_channels).blocks
+                break
+            except ArchitectureError:
+                continue
+        else:  # pragma: no cover - a serial block is always valid
+            raise RuntimeError(f"no valid block in {MAX_DRAWS} draws")
+    return Architecture(blocks, pooling, dense)
