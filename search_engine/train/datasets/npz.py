@@ -181,10 +181,10 @@ def _validate(
             raise DatasetError(f"the arrays take {read} bytes, more than the limit {max_bytes}")
 
     lo, hi = np.inf, -np.inf
-    kind = arrays["x_train"].dtype.kind
+    kind = "i" if arrays["x_train"].dtype.kind in "iu" else arrays["x_train"].dtype.kind
     for s in splits:
         x = arrays[f"x_{s}"]
-        if x.dtype.kind != kind:
+        if ("i" if x.dtype.kind in "iu" else x.dtype.kind) != kind:
             ref_dtype = arrays["x_train"].dtype
             raise _err(f"x_{s}", f"dtype {x.dtype} does not match x_train's {ref_dtype}")
         if kind == "f" and not np.all(np.isfinite(x)):
