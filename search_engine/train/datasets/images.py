@@ -13,6 +13,7 @@ import numpy as np
 from .base import DatasetError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, sums to 1
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -93,7 +94,8 @@ def decode_images(
     image_size: tuple[int, int],
     color_mode: str,
 ) -> np.ndarray:
-    """Decode and resize (bilinear, antialiased) to float32 (N, H, W, C) in [0, 1]."""
+    """Decode and resize (bilinear, antialiased) to float32 (N, H, W, C) in [0, 1]; RGB to
+    grayscale by BT.601 luma weights, alpha dropped."""
     import tensorflow as tf
 
     h, w = image_size
@@ -109,10 +111,10 @@ def decode_images(
         if c in (2, 4):  # drop alpha
             img = img[..., : c - 1]
             c -= 1
+        px = tf.image.resize(img, (h, w), method="bilinear", antialias=True).numpy()
         if channels == 1 and c == 3:
-            img = tf.image.rgb_to_grayscale(img)
+            px = px @ _LUMA[:, None]
         elif channels == 3 and c == 1:
-            img = tf.image.grayscale_to_rgb(img)
-        img = tf.image.resize(img, (h, w), method="bilinear", antialias=True)
-        out[i] = np.clip(img.numpy() / 255.0, 0.0, 1.0)
+            px = np.repeat(px, 3, axis=-1)
+        out[i] = np.clip(px / 255.0, 0.0, 1.0)
     return out
