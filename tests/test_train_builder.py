@@ -93,7 +93,8 @@ def test_layer_names_follow_specs():
     )
     model = build_keras_model(arch, (28, 28, 1), 10, dropout=0.15)
     names = [layer.name for layer in model.layers]
-    for name in ("input", "b1_l1_prepool", "b0_l0_conv", "b0_l0_conv_bn", "b0_l0_conv_relu", "b1_l0_conv", "b1_l0_conv_relu", "b1_l1_conv", "s0_align_b0", "s0_add1",
+    for name in ("input", "b1_l1_prepool", "b0_l0_conv", "b0_l0_conv_bn", "b0_l0_conv_relu",
+                 "b1_l0_conv", "b1_l0_conv_relu", "b1_l1_conv", "s0_align_b0", "s0_add1",
                  "pool", "flatten", "dense0_dropout", "dense0", "classifier"):
         assert name in names
     assert "classifier_dropout" not in names
