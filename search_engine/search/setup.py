@@ -84,15 +84,15 @@ def open_space(dataset: str, profile: str, data_dir: str | None
 def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[int, int, int],
             num_classes: int) -> dict[str, Any]:
     """Analytic figures of the network a candidate becomes after its target pruning."""
-    from search_engine.graph.builder import build_op_graph
+    from search_engine.graph.builder import op_graph_from_specs
     from search_engine.resources import optimal_order
-    from search_engine.resources.model_size import summarise
+    from search_engine.resources.model_size import summarise_specs
     from search_engine.space import architecture_from_json
-    from search_engine.space.pruned import pruned_architecture
+    from search_engine.space.pruned import pruned_specs
 
-    pruned = pruned_architecture(architecture_from_json(architecture), sparsity, input_shape)
-    graph = build_op_graph(pruned, input_shape, num_classes)
-    summary = summarise(pruned, input_shape, num_classes)
+    specs = pruned_specs(architecture_from_json(architecture), sparsity, input_shape, num_classes)
+    graph = op_graph_from_specs(specs, input_shape)
+    summary = summarise_specs(specs)
     return {"peak_memory_bytes": optimal_order(graph).peak_bytes,
             "model_size_bytes": summary.model_size_bytes, "macs": summary.macs,
             "n_ops": len(graph.ops)}

@@ -7,7 +7,7 @@ resume from it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .objectives import HardLimits, SoftBounds
@@ -96,7 +96,8 @@ class CandidateRecord:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> CandidateRecord:
-        return cls(**obj)
+        """Reads the record's own fields; extra keys (readers' flattened metrics) are ignored."""
+        return cls(**{f.name: obj[f.name] for f in fields(cls) if f.name in obj})
 
 
 @dataclass

@@ -1,0 +1,37 @@
+"""A fast stand-in for the train-and-export pipeline, for tests of the search drivers.
+
+Metrics come from the analytic resource models (no TensorFlow); "measured" figures add a fixed
+overhead, and the validation accuracy grows with the model's capacity. Every finished
+evaluation appends ``<candidate id>`` to ``$UNAS_FAKE_LOG`` when that is set; each evaluation
+takes ``$UNAS_FAKE_SECONDS`` seconds (default 0).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+from search_engine.search.setup import analyse
+
+
+def evaluate(architecture, sparsity, context, *, candidate_id):
+    from search_engine.space import architecture_from_json
+
+    time.sleep(float(os.environ.get("UNAS_FAKE_SECONDS", "0")))
+    arch = architecture_from_json(architecture)
+    shape = tuple(context.options.get("input_shape", (8, 8, 1)))
+    figures = analyse(architecture, sparsity, shape, context.options.get("num_classes", 10))
+    accuracy = 1.0 - 0.9 * math.exp(-math.log1p(figures["macs"]) / 6) - 0.01 * len(arch.blocks)
+    out = Path(context.out_dir) / f"{candidate_id:05d}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.tflite").write_bytes(b"fake")
+    metrics = dict(figures, val_accuracy=accuracy, test_accuracy=accuracy,
+                   tflm_arena_bytes=figures["peak_memory_bytes"] + 2000 + 60 * figures["n_ops"],
+                   tflite_bytes=figures["model_size_bytes"] + 1500 + 130 * figures["n_ops"])
+    log = os.environ.get("UNAS_FAKE_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{candidate_id}\n")
+    return metrics, {"tflite": str(out / "model.tflite")}
