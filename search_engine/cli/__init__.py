@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from search_engine.cli import sample, search
+from search_engine.cli import sample, search, train
 
-COMMANDS = (sample, search)
+COMMANDS = (sample, search, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

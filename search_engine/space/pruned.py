@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from search_engine.space.architecture import MIN_UNITS, Architecture, DenseLayer
+from search_engine.space.serialise import architecture_to_json
 from search_engine.space.validation import normalise, stages
 
 if TYPE_CHECKING:
@@ -234,3 +235,13 @@ def pruned_specs(
     """Layer specs of the pruned network (feed them to ``graph.op_graph_from_specs`` and
     ``resources.summarise_specs`` for its resource figures before training)."""
     return pruned_walk(pruned_architecture(arch, sparsity, input_shape), input_shape, num_classes)
+
+
+def pruned_architecture_to_json(arch: Architecture) -> dict:
+    """JSON of a (pruned) architecture in the schema of ``architecture_to_json``, accepting
+    hidden dense layers below the search space's 10-unit minimum."""
+    units = [layer.units for layer in arch.dense]
+    proxy = replace(arch, dense=tuple(DenseLayer(max(u, MIN_UNITS)) for u in units))
+    out = architecture_to_json(proxy)
+    out["dense"] = [{"units": int(u)} for u in units]
+    return out

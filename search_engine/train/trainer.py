@@ -1,0 +1,260 @@
+"""The training loop: one candidate (architecture, sparsity) on one data set with one profile.
+
+``train_candidate(arch, sparsity, dataset, profile, seed=...)`` builds the Keras model
+(``keras_builder``), attaches the pruning masks (``pruning.Pruner``), and runs ``model.fit``:
+
+* optimiser from the profile: SGD with momentum or AdamW, both with decoupled weight decay.
+  Keras 3 decays every trainable variable by ``lr_t * weight_decay`` per step, directly on the
+  variable (not through the gradient or momentum: decoupled). The paper's numbers are the
+  per-step decay of TensorFlow Addons' SGDW/AdamW at the initial learning rate, so Keras gets
+  ``weight_decay / lr_0``: the per-step decay is ``wd * lr_t / lr_0``, i.e. Loshchilov &
+  Hutter's SGDW/AdamW whose decay follows the learning-rate schedule multiplier.
+* step learning-rate schedule by epoch (``PiecewiseConstantDecay`` on optimiser steps);
+* batch size and epochs from the profile; pruning by the cubic schedule between the profile's
+  start and end epochs (``pruning.PruningSchedule``: masks recomputed at each epoch start,
+  exact target at the end);
+* training batches come from a ``tf.data`` pipeline: without augmentation the arrays are
+  sliced in-graph (like plain ``fit``); with augmentation, a generator builds each batch with
+  ``augment.make_train_batch_fn`` (numpy) in tf.data's background thread, ``prefetch`` keeps
+  it off the training step's critical path. Batch ``i`` of epoch ``e`` uses its own rng
+  seeded from ``(seed, e, i)``, and the shuffling permutation of epoch ``e`` comes from
+  ``(seed, e)``.
+
+Determinism: ``keras.utils.set_random_seed(seed)`` seeds Python, NumPy and TensorFlow (initial
+weights, dropout), so a run is a function of (architecture, sparsity, data set, profile, seed).
+On CPU, repeated runs in a fresh process give identical weights (tested); GPU kernels may
+differ in the last bits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from search_engine.space.architecture import Architecture
+from search_engine.space.pruned import check_sparsity
+
+Progress = Callable[[dict], None]
+
+
+class TrainingError(RuntimeError):
+    """Training could not run or diverged (non-finite loss)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """A trained masked (pruned in place) model and what training measured."""
+
+    model: Any
+    masks: dict[int, np.ndarray] = field(repr=False)
+    history: tuple[dict, ...]
+    val_accuracy: float
+    test_accuracy: float
+    train_seconds: float
+    samples_per_second: float
+    epochs: int
+
+
+def set_seeds(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def steps_per_epoch(num_samples: int, batch_size: int) -> int:
+    return max(1, math.ceil(num_samples / batch_size))
+
+
+def make_optimizer(profile: Any, steps: int) -> Any:
+    """The profile's optimiser with its step learning-rate schedule (see module docstring)."""
+    import keras
+
+    boundaries = [start * steps - 1 for start, _ in profile.lr_schedule[1:]]
+    values = [float(lr) for _, lr in profile.lr_schedule]
+    if boundaries:
+        lr: Any = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    else:
+        lr = values[0]
+    cfg = profile.optimizer
+    wd = cfg.weight_decay / values[0] if cfg.weight_decay > 0 else None
+    if cfg.kind == "sgdw":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=cfg.momentum, weight_decay=wd)
+    if cfg.kind == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=wd or 0.0)
+    raise TrainingError(f"unknown optimizer kind {cfg.kind!r}")
+
+
+def preprocess(dataset: Any, profile: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, x_val, x_test) as the model sees them without augmentation (normalised)."""
+    from search_engine.train.augment import make_preprocessor
+
+    pre = make_preprocessor(profile.augmentation)
+    return (
+        np.asarray(pre(dataset.x_train), dtype=np.float32),
+        np.asarray(pre(dataset.x_val), dtype=np.float32),
+        np.asarray(pre(dataset.x_test), dtype=np.float32),
+    )
+
+
+def make_train_data(
+    dataset: Any, profile: Any, *, seed: int, epochs: int, augment: bool = True
+) -> tuple[Any, int]:
+    """(tf.data pipeline of (x, y) batches for ``epochs`` epochs, steps per epoch)."""
+    import tensorflow as tf
+
+    from search_engine.train.augment import make_train_batch_fn
+
+    n = len(dataset.y_train)
+    if n == 0:
+        raise TrainingError("the training split is empty")
+    batch = int(profile.batch_size)
+    steps = steps_per_epoch(n, batch)
+    y = np.asarray(dataset.y_train, dtype=np.int64)
+    config = profile.augmentation
+    if not augment or config.is_identity:
+        x, _, _ = preprocess(dataset, profile)
+        perms = np.concatenate(
+            [np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)]
+        )
+        data = (
+            tf.data.Dataset.from_tensor_slices(perms.reshape(-1, n))
+            .flat_map(lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch))
+            .map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
+        )
+        return data.prefetch(tf.data.AUTOTUNE), steps
+    batch_fn = make_train_batch_fn(dataset, config, seed)
+
+    def batches():  # noqa: ANN202 - generator
+        for e in range(epochs):
+            perm = np.random.default_rng([seed, e]).permutation(n)
+            for i in range(steps):
+                idx = perm[i * batch : (i + 1) * batch]
+                xb = batch_fn(idx, np.random.default_rng([seed, e, i]))
+                yield np.asarray(xb, dtype=np.float32), y[idx]
+
+    shape = tuple(dataset.input_shape)
+    data = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(
+            tf.TensorSpec((None, *shape), tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+        ),
+    )
+    return data.prefetch(4), steps
+
+
+def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> Any:
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = dict(logs or {})
+            loss = float(logs.get("loss", float("nan")))
+            if not math.isfinite(loss):
+                self.model.stop_training = True
+                self.diverged = True
+            seconds = time.perf_counter() - self.start
+            event = {
+                "stage": "train",
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "seconds": seconds,
+                "samples_per_second": samples / seconds if seconds > 0 else 0.0,
+                **{k: float(v) for k, v in logs.items()},
+            }
+            self.history.append(event)
+            if progress is not None:
+                progress(event)
+
+    cb = EpochProgress()
+    cb.history = []
+    cb.diverged = False
+    return cb
+
+
+def compile_model(model: Any, profile: Any, steps: int) -> None:
+    import keras
+
+    model.compile(
+        optimizer=make_optimizer(profile, steps),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """Top-1 accuracy of a logits model (NaN for an empty split)."""
+    if len(y) == 0:
+        return float("nan")
+    logits = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
+
+
+def train_candidate(
+    arch: Architecture,
+    sparsity: float,
+    dataset: Any,
+    profile: Any,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    epochs: int | None = None,
+    augment: bool = True,
+    epoch_validation: bool = False,
+) -> TrainResult:
+    """Train ``arch`` with structured pruning to ``sparsity``; a pure function of its inputs.
+
+    ``epochs`` overrides the profile's (the pruning window is clamped to it); ``augment=False``
+    turns augmentation off; ``epoch_validation`` also evaluates the validation split after each
+    epoch (reported through ``progress``). Raises :class:`TrainingError` on a non-finite loss.
+    """
+    from search_engine.train.keras_builder import build_keras_model
+    from search_engine.train.pruning import Pruner, PruningSchedule, make_pruning_callback
+
+    sparsity = check_sparsity(sparsity)
+    epochs = int(epochs if epochs is not None else profile.epochs)
+    if epochs < 1:
+        raise TrainingError(f"epochs must be >= 1 (got {epochs})")
+    set_seeds(seed)
+    input_shape = tuple(dataset.input_shape)
+    model = build_keras_model(
+        arch, input_shape, dataset.num_classes, dropout=float(profile.dropout)
+    )
+    pruner = Pruner(model, arch, input_shape)
+    schedule = PruningSchedule(
+        sparsity, profile.pruning.start_epoch, profile.pruning.end_epoch, epochs
+    )
+    data, steps = make_train_data(dataset, profile, seed=seed, epochs=epochs, augment=augment)
+    compile_model(model, profile, steps)
+    _, x_val, x_test = preprocess(dataset, profile)
+    progress_cb = _progress_callback(progress, epochs, len(dataset.y_train))
+    callbacks = [make_pruning_callback(pruner, schedule), progress_cb]
+    validation = (x_val, dataset.y_val) if epoch_validation and len(dataset.y_val) else None
+    start = time.perf_counter()
+    model.fit(
+        data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False,
+        validation_data=validation,
+    )
+    seconds = time.perf_counter() - start
+    if progress_cb.diverged:
+        raise TrainingError("training diverged (non-finite loss)")
+    masks = pruner.masks()
+    return TrainResult(
+        model=model,
+        masks=masks,
+        history=tuple(progress_cb.history),
+        val_accuracy=accuracy(model, x_val, dataset.y_val),
+        test_accuracy=accuracy(model, x_test, dataset.y_test),
+        train_seconds=seconds,
+        samples_per_second=epochs * len(dataset.y_train) / seconds if seconds > 0 else 0.0,
+        epochs=epochs,
+    )
