@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search_engine.graph.opgraph import Op, OpGraph
+from search_engine.graph.opgraph import Op, OpGraph, validate_op_graph
 
 if TYPE_CHECKING:
     from search_engine.resources import MemoryProfile
@@ -191,7 +191,9 @@ def op_graph_from_tflite_bytes(data: bytes) -> OpGraph:
         used.update(op.inputs)
         used.add(op.output)
     sizes = {t.key: _tensor_bytes(t) for t in tensors if not t.constant and t.key in used}
-    return OpGraph(tensors=sizes, inputs=graph_inputs, outputs=graph_outputs, ops=tuple(ops))
+    graph = OpGraph(tensors=sizes, inputs=graph_inputs, outputs=graph_outputs, ops=tuple(ops))
+    validate_op_graph(graph)
+    return graph
 
 
 def load_tflite_op_graph(path: str | Path) -> OpGraph:
