@@ -22,8 +22,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "frontend",
+    "nasweb.searches",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +61,15 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL", "sqlite:///db.sqlite3")
 DATABASES = {"default": database_from_url(DATABASE_URL, BASE_DIR)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Several processes (web, Celery workers) share the file: wait for locks instead of failing,
+    # take the write lock when a transaction starts (no deadlocking lock upgrades), and let
+    # readers run beside a writer (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": int(env_str("SQLITE_BUSY_TIMEOUT", "30")),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -81,7 +94,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("UNAS_CHANNEL_PREFIX", "asgi")},
     }
 }
 
@@ -89,6 +102,57 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env_str("UNAS_CELERY_QUEUE", "unas")
+# A task runs longer than this (seconds) is handed to another worker by Redis; the candidate
+# claim keeps that from training it twice. Keep it above the longest evaluation.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env_str("UNAS_BROKER_VISIBILITY_TIMEOUT", "7200"))}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "unas-reap": {"task": "nasweb.searches.tasks.reap",
+                  "schedule": float(env_str("UNAS_REAPER_INTERVAL", "30"))},
+}
 
 # Where local data sets (MNIST IDX files, ...) are read from; nothing is downloaded at run time.
 DATASETS_DIR = Path(env_str("UNAS_DATASETS_DIR", str(BASE_DIR.parent / "shared" / "datasets")))
+
+# --- REST API (nasweb/searches) ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",  # browser; enforces CSRF
+        "rest_framework.authentication.TokenAuthentication",  # scripts
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "nasweb.searches.pagination.PagePagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "nasweb.searches.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "μNAS Web API",
+    "DESCRIPTION": "Neural architecture search for microcontrollers: projects, searches, "
+                   "candidates, artifacts, data sets and MCU presets.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SearchStateEnum": "nasweb.searches.models.SearchState",
+                            "CandidateStateEnum": "nasweb.searches.models.CandidateState"},
+}
+
+# --- Searches: Celery evaluation, leases, uploads (docs/web.md) ---------------------------------
+UNAS_EVALUATOR = env_str("UNAS_EVALUATOR", "search_engine.search.evaluate:evaluate_candidate")
+UNAS_PRECHECK = env_str("UNAS_PRECHECK", "analytic")  # "analytic" or "none"
+UNAS_HEARTBEAT_SECONDS = float(env_str("UNAS_HEARTBEAT_SECONDS", "10"))
+UNAS_LEASE_SECONDS = float(env_str("UNAS_LEASE_SECONDS", "60"))
+UNAS_QUEUED_LEASE_SECONDS = float(env_str("UNAS_QUEUED_LEASE_SECONDS", "300"))
+UNAS_MAX_ATTEMPTS = int(env_str("UNAS_MAX_ATTEMPTS", "3"))
+UNAS_STOP_GRACE_SECONDS = float(env_str("UNAS_STOP_GRACE_SECONDS", "10"))
+UNAS_WORK_DIR = Path(env_str("UNAS_WORK_DIR", str(BASE_DIR / ".run" / "work")))
+UNAS_ARTIFACT_MAX_BYTES = int(env_str("UNAS_ARTIFACT_MAX_BYTES", str(16 * 1024 * 1024)))
+UNAS_UPLOAD_MAX_BYTES = int(env_str("UNAS_UPLOAD_MAX_BYTES", str(256 * 1024 * 1024)))
+UNAS_UPLOAD_QUOTA_BYTES = int(env_str("UNAS_UPLOAD_QUOTA_BYTES", str(1024 * 1024 * 1024)))
+UNAS_SIGNUP_OPEN = env_bool("UNAS_SIGNUP_OPEN", True)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spill to a temporary file

@@ -1,0 +1,83 @@
+"""Sending work to Celery: evaluation and start tasks (after commit), and revoking tasks.
+
+Tasks are only published once the transaction that created their work commits
+(``transaction.on_commit``), so a worker never looks for a row that is not there yet. A publish
+that fails (broker down) is logged; the candidate stays ``queued`` and the reaper publishes it
+again later. ``Dispatcher`` is swapped for a recording one in tests (``set_dispatcher``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Protocol
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    def evaluate(self, candidate_pk: int, task_id: str) -> None: ...
+
+    def start(self, search_id: int, task_id: str) -> None: ...
+
+    def revoke(self, task_ids: list[str]) -> None: ...
+
+
+class CeleryDispatcher:
+    """Publishes to the Celery broker."""
+
+    def evaluate(self, candidate_pk: int, task_id: str) -> None:
+        from .tasks import evaluate_candidate
+
+        evaluate_candidate.apply_async(args=[candidate_pk], task_id=task_id)
+
+    def start(self, search_id: int, task_id: str) -> None:
+        from .tasks import start_search
+
+        start_search.apply_async(args=[search_id], task_id=task_id)
+
+    def revoke(self, task_ids: list[str]) -> None:
+        from nasweb.celery import app
+
+        # terminate: the worker child running it gets SIGTERM at once (prefork pool)
+        app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
+
+
+_dispatcher: Dispatcher = CeleryDispatcher()
+
+
+def set_dispatcher(dispatcher: Dispatcher) -> Dispatcher:
+    """Replace the dispatcher (tests); returns the previous one."""
+    global _dispatcher
+    previous, _dispatcher = _dispatcher, dispatcher
+    return previous
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _guarded(what: str, call: object, *args: object) -> None:
+    try:
+        call(*args)  # type: ignore[operator]
+    except Exception:  # noqa: BLE001 - the reaper publishes it again
+        log.warning("could not %s %s; the reaper will retry", what, args, exc_info=True)
+
+
+def evaluate_on_commit(candidate_pk: int, task_id: str) -> None:
+    transaction.on_commit(lambda: _guarded("publish evaluation", _dispatcher.evaluate,
+                                           candidate_pk, task_id))
+
+
+def start_on_commit(search_id: int, task_id: str) -> None:
+    transaction.on_commit(lambda: _guarded("publish start", _dispatcher.start,
+                                           search_id, task_id))
+
+
+def revoke_on_commit(task_ids: Iterable[str]) -> None:
+    ids = [t for t in task_ids if t]
+    if ids:
+        transaction.on_commit(lambda: _guarded("revoke", _dispatcher.revoke, ids))

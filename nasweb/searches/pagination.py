@@ -1,0 +1,10 @@
+"""Page-number pagination with a bounded, validated page size."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class PagePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 1000

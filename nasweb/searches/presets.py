@@ -1,0 +1,63 @@
+"""MCU presets: common boards with the SRAM and Flash their vendors' datasheets give.
+
+KB and MB are binary here, as in the datasheets (1 KB = 1024 bytes). ``sram_bytes`` is the RAM a
+TFLite Micro arena can realistically use as one block; where a part's RAM is split into
+regions, the note says which figure was taken. Sources:
+
+- Nordic nRF52840 Product Specification v1.8, section 1 "Key features": 1 MB flash, 256 KB RAM.
+  The Arduino Nano 33 BLE (Arduino ABX00030 datasheet) carries this chip.
+- ST STM32F446xC/E datasheet DS10693 Rev 10, section 3.6 "Embedded Flash memory" (512 KB for
+  the -E part) and 3.7 "Embedded SRAM": 128 KB system SRAM (112 KB SRAM1 + 16 KB SRAM2;
+  plus 4 KB backup SRAM, not counted).
+- ST STM32H742xI/G STM32H743xI/G datasheet DS12110 Rev 9, section 3.3.2 "Embedded SRAM": 1 MB
+  of RAM in all (192 KB TCM, 512 KB AXI SRAM, 288 KB SRAM1-3, 64 KB SRAM4, 4 KB backup) and
+  2 MB of Flash. The preset uses the 512 KB AXI SRAM: the largest contiguous region, the one an
+  arena can occupy.
+- Espressif ESP32 Series Datasheet v4.x, section 4.1.2 "Internal memory": 520 KB of on-chip
+  SRAM (split into regions for instructions and data); Flash is external, 4 MB on the common
+  ESP32-WROOM-32 module (its datasheet, section 1 "Module overview").
+- Raspberry Pi RP2040 Datasheet, section 2.6 "Memory": 264 KB on-chip SRAM (four 64 KB banks
+  striped as one 256 KB region, plus two 4 KB banks); the Raspberry Pi Pico board datasheet
+  section 1: 2 MB external QSPI flash (W25Q16JV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+KB = 1024
+MB = 1024 * KB
+
+
+@dataclass(frozen=True)
+class McuPreset:
+    id: str
+    name: str
+    mcu: str
+    sram_bytes: int
+    flash_bytes: int
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: tuple[McuPreset, ...] = (
+    McuPreset("arduino-nano-33-ble", "Arduino Nano 33 BLE", "nRF52840 (Cortex-M4F, 64 MHz)",
+              256 * KB, 1 * MB, "the board's nRF52840: 256 KB RAM, 1 MB Flash"),
+    McuPreset("stm32f446re", "STM32F446RE (e.g. NUCLEO-F446RE)", "STM32F446RE (Cortex-M4F, "
+              "180 MHz)", 128 * KB, 512 * KB,
+              "112 KB SRAM1 + 16 KB SRAM2; the 4 KB backup SRAM is not counted"),
+    McuPreset("stm32h743", "STM32H743", "STM32H743xI (Cortex-M7, 480 MHz)", 512 * KB, 2 * MB,
+              "512 KB AXI SRAM, the largest contiguous region (1 MB RAM in all)"),
+    McuPreset("esp32", "ESP32 (WROOM-32 module)", "ESP32 (Xtensa LX6, 240 MHz)", 520 * KB,
+              4 * MB, "520 KB on-chip SRAM split into regions; the largest free heap block is "
+              "smaller in practice; 4 MB external Flash on the common module"),
+    McuPreset("nrf52840", "nRF52840", "nRF52840 (Cortex-M4F, 64 MHz)", 256 * KB, 1 * MB),
+    McuPreset("rp2040-pico", "Raspberry Pi Pico", "RP2040 (dual Cortex-M0+, 133 MHz)",
+              264 * KB, 2 * MB, "264 KB SRAM in six banks; 2 MB external QSPI Flash on the board"),
+)
+
+
+def presets() -> list[dict]:
+    return [p.to_json() for p in PRESETS]
