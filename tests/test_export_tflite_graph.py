@@ -37,8 +37,8 @@ def reference_peak(graph, order):
         op = ops[name]
         live[op.output] = graph.tensors[op.output]
         peak = max(peak, sum(live.values()))
-        for t in set(op.inputs):
-            if last.get(t) == i and t not in graph.outputs:
+        for t in {*op.inputs, op.output}:
+            if last.get(t, i) == i and t not in graph.outputs:
                 live.pop(t, None)
     return peak
 

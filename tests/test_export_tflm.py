@@ -107,3 +107,14 @@ def test_bad_inputs_are_rejected_clearly(trained):
         convert_to_int8_tflite(trained["model"], np.full((4, 8, 8, 1), np.nan))
     with pytest.raises(ConversionError, match="at least one"):
         convert_to_int8_tflite(trained["model"], np.zeros((0, 8, 8, 1)))
+
+
+def test_workers_split_the_samples_without_changing_results(trained):
+    arena = find_min_arena(trained["tflite"])
+    x, y = trained["x"][:101], trained["y"][:101]
+    one = evaluate_int8(trained["tflite"], x, y, arena_size=arena)
+    three = evaluate_int8(trained["tflite"], x, y, arena_size=arena, workers=3)
+    assert np.array_equal(one.outputs, three.outputs)
+    assert one.accuracy == three.accuracy
+    with pytest.raises(ValueError, match="workers"):
+        evaluate_int8(trained["tflite"], x, y, arena_size=arena, workers=0)

@@ -32,8 +32,8 @@ def _stored_order_peak(graph: OpGraph) -> int:
     for i, op in enumerate(ops):
         live[op.output] = graph.tensors[op.output]
         peak = max(peak, sum(live.values()))
-        for t in set(op.inputs):
-            if last.get(t) == i and t not in graph.outputs:
+        for t in {*op.inputs, op.output}:
+            if last.get(t, i) == i and t not in graph.outputs:
                 live.pop(t, None)
     return peak
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search_engine.export.tflite_graph import read_model_io
+from search_engine.export.tflite_graph import op_graph_from_tflite_bytes, read_model_io
 
 ARENA_ALIGNMENT = 16
 _PROBE_SCRIPT = Path(__file__).with_name("arena_probe.py")
@@ -207,8 +207,6 @@ class ArenaMeasurement:
 
 
 def _default_upper(tflite_bytes: bytes) -> int:
-    from search_engine.export.tflite_graph import op_graph_from_tflite_bytes
-
     activations = sum(op_graph_from_tflite_bytes(tflite_bytes).tensors.values())
     return _round_up(max(64 * 1024, 2 * activations + len(tflite_bytes) + 64 * 1024))
 
@@ -317,12 +315,15 @@ def evaluate_int8(
     *,
     arena_size: int,
     reference: np.ndarray | None = None,
+    workers: int = 1,
 ) -> TflmEvaluation:
-    """Run every sample of float inputs ``x`` through the TFLM interpreter (in a child process).
+    """Run every sample of float inputs ``x`` through the TFLM interpreter (in child processes).
 
     Inputs are quantised with the model's input scale and zero point, outputs dequantised with
     the output's. ``y``: class labels (N,) or one-hot/scores (N, C). ``reference``: the float
-    model's predictions on ``x`` (labels or scores), for ``agreement``.
+    model's predictions on ``x`` (labels or scores), for ``agreement``. ``workers``: number of
+    child processes the samples are split over (the interpreter is single-threaded).
+    ``seconds_per_inference`` is the interpreter time per sample (summed over workers).
     """
     io = read_model_io(tflite_bytes)
     if len(io.inputs) != 1 or len(io.outputs) != 1:
@@ -336,9 +337,24 @@ def evaluate_int8(
     if int(np.prod(x.shape[1:])) != per_sample:
         raise ValueError(f"samples of shape {x.shape[1:]} do not fit model input {inp.shape}")
     labels = _labels(y, n, "y")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     xq = inp.quantise(x.reshape(n, *inp.shape[1:])) if inp.scale else x.astype(inp.dtype)
-    with TflmRunner(tflite_bytes) as runner:
-        raw, seconds = runner.run(xq, arena=arena_size)
+    chunks = [c for c in np.array_split(xq, min(workers, n)) if len(c)]
+
+    def run_chunk(chunk: np.ndarray) -> tuple[np.ndarray, float]:
+        with TflmRunner(tflite_bytes) as runner:
+            return runner.run(chunk, arena=arena_size)
+
+    if len(chunks) == 1:
+        results = [run_chunk(chunks[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            results = list(pool.map(run_chunk, chunks))
+    raw = np.concatenate([r[0] for r in results])
+    seconds = sum(r[1] for r in results)
     scores = out.dequantise(raw) if out.scale else raw.astype(np.float32)
     scores = scores.reshape(n, -1)
     predictions = scores.argmax(axis=1)
