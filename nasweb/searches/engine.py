@@ -18,11 +18,6 @@ from search_engine.search import HardLimits, SearchConfig, SoftBounds, always_fi
 
 from .models import Search
 
-#: Training profiles offered when ``search_engine.train.profiles`` cannot say (see
-#: ``profile_sparsity_range``); the engine's default pruning range.
-FALLBACK_PROFILES = ("quick", "paper")
-DEFAULT_SPARSITY_RANGE = SearchConfig.__dataclass_fields__["sparsity_range"].default
-
 
 class EngineSetupError(ValueError):
     """A search cannot be set up as asked; ``field`` names the request field at fault."""
@@ -34,14 +29,8 @@ class EngineSetupError(ValueError):
 
 def profile_sparsity_range(dataset: str, profile: str) -> tuple[float, float]:
     """The pruning range of ``profile`` for ``dataset`` (training profiles, paper Table 4)."""
-    try:
-        from search_engine.train.profiles import get_profile
-    except ImportError:  # the profiles module is optional for the web layer
-        if profile not in FALLBACK_PROFILES:
-            raise EngineSetupError(
-                "profile", f"unknown training profile {profile!r}; known: "
-                f"{', '.join(FALLBACK_PROFILES)}") from None
-        return tuple(DEFAULT_SPARSITY_RANGE)
+    from search_engine.train.profiles import get_profile
+
     try:
         found = get_profile(dataset, profile)
     except (KeyError, ValueError) as exc:

@@ -232,6 +232,7 @@ def _end(session: SearchSession, state: str, now: datetime, message: str = "") -
         search.error_message = message
     if not session.has_engine_state:
         return
+    session.sync()
     running = list(Candidate.objects.filter(search=search, state=CandidateState.RUNNING)
                    .values_list("task_id", flat=True))
     engine = session.engine
@@ -294,6 +295,7 @@ def fill(session: SearchSession, now: datetime | None = None) -> None:
 def _reap_stale(session: SearchSession, now: datetime) -> int:
     """Running candidates of this search whose heartbeat lapsed go back to the queue."""
     cutoff = now - timedelta(seconds=settings.UNAS_LEASE_SECONDS)
+    session.sync()
     stale = list(Candidate.objects.filter(search=session.search, state=CandidateState.RUNNING)
                  .filter(Q(heartbeat__lt=cutoff) | Q(heartbeat=None))
                  .values_list("pk", "index", "task_id"))
@@ -348,7 +350,7 @@ def claim_candidate(candidate_pk: int, worker: str, task_id: str = "",
         lease = uuid.uuid4().hex
         claimed = Candidate.objects.filter(pk=candidate_pk, state=CandidateState.QUEUED).update(
             state=CandidateState.RUNNING, lease=lease, worker=worker[:200], heartbeat=now,
-            task_id=task_id[:64])
+            task_id=task_id[:64] or F("task_id"))
         if claimed != 1:
             return None
         index = Candidate.objects.values_list("index", flat=True).get(pk=candidate_pk)

@@ -60,6 +60,11 @@ class SearchSession:
         self._engine = Engine.create(config, space, self.store, precheck_for(self.search, space))
         return self._engine
 
+    def sync(self) -> None:
+        """Write the engine's pending changes so that row queries see them (same transaction)."""
+        if self._engine is not None:
+            self.store.flush()
+
     def candidate_pk(self, index: int) -> int:
         return self.store.pk(index)
 

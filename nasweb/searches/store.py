@@ -118,7 +118,7 @@ class DjangoSearchStore:
         meta["candidates"] = [r.to_json() for r in records]
         state = SearchState.from_json(meta)
         self._meta = self.search.engine_state
-        self._columns = {r.id: record_columns(r) for r in state.candidates}
+        self._columns = {r.id: copy.deepcopy(record_columns(r)) for r in state.candidates}
         self._pks = {row["index"]: row["id"] for row in rows}
         self.state = state
         return state
@@ -168,7 +168,7 @@ class DjangoSearchStore:
                     result.changed.append(record.id)
                 if "pareto" in changed:
                     result.pareto_moved = True
-            self._columns[record.id] = columns
+            self._columns[record.id] = copy.deepcopy(columns)  # the engine mutates in place
         if new_rows:
             for row in Candidate.objects.bulk_create(new_rows):
                 self._pks[row.index] = row.pk

@@ -1,0 +1,51 @@
+"""Shared test fixtures.
+
+Web tests (``test_web_*``): the test database is a file when the engine is SQLite, so that the
+Celery worker processes some tests start can see it (PostgreSQL test databases are visible
+anyway); ``web_env`` isolates the channel layer prefix, the Celery queue and the file folders
+of one test from other test runs sharing the same Redis.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # "tests.fake_evaluator" importable in-process too
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix,
+                                 tmp_path_factory):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
+@pytest.fixture
+def web_env(settings, tmp_path):
+    """Per-test channel prefix, Celery queue, work and media folders."""
+    from nasweb.celery import app
+
+    token = uuid.uuid4().hex[:10]
+    prefix = f"unastest{token}"
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": prefix}}}
+    queue = f"unas-test-{token}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    settings.UNAS_WORK_DIR = tmp_path / "work"
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.UNAS_EVALUATOR = "tests.fake_evaluator:evaluate"
+    yield SimpleNamespace(prefix=prefix, queue=queue, tmp=tmp_path)
+    app.conf.task_default_queue = previous_queue

@@ -1,0 +1,277 @@
+"""Search orchestration without a broker: the Celery task bodies run in-process, in publish
+order (``nasweb.searches.testing``), on real transactions, with the fast fake evaluator.
+
+Checked against independent references: the Pareto flags against a brute-force dominance
+check, the event log against its own invariants (ids grow, ``prev`` chains, one finish per
+candidate), and the claim / lease / reaper rules against the cases that break them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from nasweb.searches import handlers
+from nasweb.searches.models import Candidate, Project, Search, SearchEvent
+from nasweb.searches.testing import recording_dispatcher, run_recorded
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def failing_evaluate(architecture, sparsity, context, *, candidate_id):
+    if candidate_id % 3 == 1:
+        raise RuntimeError(f"conversion failed for candidate {candidate_id}")
+    from tests.fake_evaluator import evaluate
+
+    return evaluate(architecture, sparsity, context, candidate_id=candidate_id)
+
+
+def nan_evaluate(architecture, sparsity, context, *, candidate_id):
+    from tests.fake_evaluator import evaluate
+
+    metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
+    return dict(metrics, val_accuracy=float("nan")), files
+
+
+def make_search(**overrides):
+    user = get_user_model().objects.create_user("ada", password="pw-unused-9f3k")
+    project = Project.objects.create(owner=user, name="p", dataset="digits")
+    fields = dict(name="s", dataset="digits", input_shape=[8, 8, 1], num_classes=10,
+                  sram_bytes=6000, flash_bytes=24000, bound_sram_bytes=6000.0,
+                  bound_flash_bytes=24000.0, rounds=8, population=4, sample=2, seed=3,
+                  sparsity_min=0.05, sparsity_max=0.8, in_flight_target=2)
+    fields.update(overrides)
+    return handlers.create_search(project, **fields)
+
+
+def dominated(a, b):
+    """a is dominated by b (all objectives <=, one <)."""
+    keys = ("error", "sram_bytes", "flash_bytes", "macs")
+    return all(b[k] <= a[k] for k in keys) and any(b[k] < a[k] for k in keys)
+
+
+def check_event_log(search):
+    events = list(SearchEvent.objects.filter(search=search).order_by("id"))
+    assert events[0].prev == 0
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.id > before.id and after.prev == before.id
+    search.refresh_from_db()
+    assert search.last_event_id == events[-1].id
+    assert all(c.seq <= search.last_event_id and c.seq > 0 for c in search.candidates.all())
+    return events
+
+
+def test_a_whole_search_runs_to_its_budget(web_env):
+    with recording_dispatcher() as recorder:
+        search = make_search()
+        assert search.state == "queued"
+        outcomes = run_recorded(recorder)
+    search.refresh_from_db()
+    assert search.state == "finished", search.error_message
+    assert outcomes.count("done") == 8 and "failed" not in outcomes
+    rows = list(search.candidates.order_by("index"))
+    assert [c.index for c in rows] == list(range(8))
+    assert all(c.state == "done" and c.attempts == 1 for c in rows)
+    assert search.evaluated == 8 and search.running == 0 and search.queued == 0
+    # flattened columns mirror the metrics and objectives
+    for c in rows:
+        assert c.val_accuracy == pytest.approx(c.metrics["val_accuracy"])
+        assert c.tflm_arena_bytes == c.metrics["tflm_arena_bytes"]
+        assert c.error == pytest.approx(1 - c.metrics["val_accuracy"])
+        assert c.predicted_sram_bytes == c.precheck["estimated_sram_bytes"] <= 6000
+        assert c.feasible == (c.tflm_arena_bytes <= 6000 and c.tflite_bytes <= 24000)
+    # Pareto flags = brute-force non-dominated set among the evaluated candidates
+    objectives = {c.index: c.objectives for c in rows}
+    expected = {i for i, o in objectives.items()
+                if not any(dominated(o, p) for j, p in objectives.items() if j != i)}
+    assert {c.index for c in rows if c.pareto} == expected
+    # evolution happened (population 4 < rounds 8)
+    assert any(c.parent is not None for c in rows)
+    # the event log: chained, one start and one finish per candidate, ends finished
+    events = check_event_log(search)
+    kinds = [e.kind for e in events]
+    assert kinds.count("candidate.started") == 8 and kinds.count("candidate.finished") == 8
+    assert kinds.count("candidate.queued") == 8
+    finished = [e.data["index"] for e in events if e.kind == "candidate.finished"]
+    assert sorted(finished) == list(range(8))
+    assert events[-1].kind == "search.state" and events[-1].data["state"] == "finished"
+    assert any(e.kind == "pareto.changed" for e in events)
+    # artifacts came through the database (the fake writes only a .tflite)
+    assert all(c.artifacts.filter(kind="tflite").exists() for c in rows)
+    # the engine state round-trips: a fresh session reads the same candidates
+    from nasweb.searches.session import locked_search
+
+    with locked_search(search.pk) as session:
+        assert session.engine.evaluated == 8 and session.engine.finished
+
+
+def test_failures_are_recorded_and_the_search_goes_on(web_env, settings):
+    settings.UNAS_EVALUATOR = "tests.test_web_orchestration:failing_evaluate"
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=6)
+        run_recorded(recorder)
+    search.refresh_from_db()
+    assert search.state == "finished" and search.evaluated == 6
+    failed = search.candidates.filter(state="failed")
+    assert {c.index for c in failed} == {1, 4}
+    for c in failed:
+        assert c.error_message == f"RuntimeError: conversion failed for candidate {c.index}"
+        assert not c.pareto
+    kinds = [e.kind for e in check_event_log(search)]
+    assert kinds.count("candidate.failed") == 2
+
+
+def test_non_finite_metrics_fail_the_candidate(web_env, settings):
+    settings.UNAS_EVALUATOR = "tests.test_web_orchestration:nan_evaluate"
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=2)
+        run_recorded(recorder)
+    rows = list(Search.objects.get(pk=search.pk).candidates.all())
+    assert all(c.state == "failed" and "val_accuracy" in c.error_message for c in rows)
+
+
+def test_pause_resume_cancel(web_env):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=6)
+        run_recorded(recorder, max_tasks=1)  # the start: 2 candidates queued
+        assert Search.objects.get(pk=search.pk).state == "running"
+        handlers.pause_search(search)
+        # queued tasks of a paused search do not claim; running ones would finish
+        assert run_recorded(recorder) == ["skipped", "skipped"]
+        assert search.candidates.filter(state="queued").count() == 2
+        with pytest.raises(handlers.ConflictError, match="cannot pause a search that is paused"):
+            handlers.pause_search(search)
+        handlers.resume_search(search)
+        assert len(recorder.tasks) == 2  # the queued candidates are published again
+        run_recorded(recorder, max_tasks=3)
+        claim_pk = recorder.tasks[0][1]
+        claim = handlers.claim_candidate(claim_pk, "w:1")
+        assert claim is not None
+        handlers.cancel_search(search)
+        search.refresh_from_db()
+        assert search.state == "cancelled"
+        assert recorder.revoked, "the running candidate's task is revoked"
+        assert not handlers.heartbeat(claim)  # the worker learns to stop
+        assert not handlers.record_result(claim, {"val_accuracy": 0.9, "macs": 1,
+                                                  "peak_memory_bytes": 1,
+                                                  "model_size_bytes": 1}, {})
+        run_recorded(recorder)
+    states = set(search.candidates.values_list("state", flat=True))
+    assert states <= {"done", "cancelled"} and "cancelled" in states
+    with pytest.raises(handlers.ConflictError, match="cannot resume"):
+        handlers.resume_search(search)
+    check_event_log(search)
+
+
+def test_a_candidate_is_claimed_once(web_env):
+    with recording_dispatcher() as recorder:
+        search = make_search()
+        run_recorded(recorder, max_tasks=1)
+        pk = search.candidates.get(index=0).pk
+        first = handlers.claim_candidate(pk, "w:1")
+        assert first is not None and first.index == 0 and first.attempt == 1
+        assert handlers.claim_candidate(pk, "w:2") is None
+        assert handlers.claim_candidate(10**9, "w:2") is None  # gone
+
+
+def test_the_reaper_requeues_a_dead_workers_candidate(web_env, settings):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=3)
+        run_recorded(recorder, max_tasks=1)
+        kind, pk, _ = recorder.tasks.popleft()
+        dead = handlers.claim_candidate(pk, "dead:1")
+        assert dead is not None
+        later = timezone.now() + timedelta(seconds=settings.UNAS_LEASE_SECONDS + 1)
+        assert handlers.reap(now=later)["requeued"] == 1
+        row = Candidate.objects.get(pk=pk)
+        assert row.state == "queued" and row.lease == "" and row.attempts == 1
+        assert any(t[1] == pk for t in recorder.tasks)  # published again
+        # the dead worker's late result is not accepted
+        assert not handlers.record_result(dead, {"val_accuracy": 0.5, "macs": 1,
+                                                 "peak_memory_bytes": 1,
+                                                 "model_size_bytes": 1}, {})
+        run_recorded(recorder)
+    search.refresh_from_db()
+    assert search.state == "finished"
+    assert Candidate.objects.get(pk=pk).attempts == 2
+    kinds = [e.kind for e in check_event_log(search)]
+    assert "candidate.requeued" in kinds
+
+
+def test_a_candidate_whose_workers_keep_dying_fails(web_env, settings):
+    settings.UNAS_MAX_ATTEMPTS = 2
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=2)
+        run_recorded(recorder, max_tasks=1)
+        pk = recorder.tasks[0][1]
+        now = timezone.now()
+        for attempt in range(2):
+            recorder.tasks = deque(t for t in recorder.tasks if t[1] != pk)
+            assert handlers.claim_candidate(pk, f"dead:{attempt}") is not None
+            now += timedelta(seconds=settings.UNAS_LEASE_SECONDS + 1)
+            handlers.reap(now=now)
+        row = Candidate.objects.get(pk=pk)
+        assert row.state == "failed" and "lost 2 times" in row.error_message
+        run_recorded(recorder)
+    assert Search.objects.get(pk=search.pk).state == "finished"
+
+
+def test_lost_task_messages_are_published_again(web_env, settings):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=4)
+        outcomes = run_recorded(recorder, before=lambda kind, ident: kind == "start")
+        assert outcomes.count("dropped") == 2  # e.g. Redis restarted without persistence
+        assert search.candidates.filter(state="queued").count() == 2
+        assert handlers.reap()["republished"] == 0  # not yet: they may just be waiting
+        later = timezone.now() + timedelta(seconds=settings.UNAS_QUEUED_LEASE_SECONDS + 1)
+        assert handlers.reap(now=later)["republished"] == 2
+        run_recorded(recorder)
+    search.refresh_from_db()
+    assert search.state == "finished" and search.evaluated == 4
+
+
+def test_a_lost_start_task_is_published_again(web_env, settings):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=2)
+        recorder.tasks.clear()
+        later = timezone.now() + timedelta(seconds=settings.UNAS_QUEUED_LEASE_SECONDS + 1)
+        assert handlers.reap(now=later)["restarted"] == 1
+        run_recorded(recorder)
+    assert Search.objects.get(pk=search.pk).state == "finished"
+
+
+def test_the_time_budget_ends_a_search(web_env):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=50, time_budget_seconds=60)
+        run_recorded(recorder, max_tasks=3)  # start + 2 evaluations
+        search.refresh_from_db()
+        assert search.state == "running"
+        later = timezone.now() + timedelta(seconds=61)
+        recorder.tasks.clear()
+        handlers.reap(now=later)
+        # time is up: nothing new is proposed; the in-flight candidates still finish
+        assert search.candidates.count() <= 4
+        pending = list(search.candidates.filter(state="queued").values_list("pk", flat=True))
+        for pk in pending:
+            claim = handlers.claim_candidate(pk, "w:1", now=later)
+            handlers.record_result(claim, {"val_accuracy": 0.5, "macs": 10,
+                                           "peak_memory_bytes": 100,
+                                           "model_size_bytes": 100}, {}, now=later)
+    search.refresh_from_db()
+    assert search.state == "finished"
+    assert search.candidates.count() < 50
+    assert math.isclose(search.run_seconds, 61, abs_tol=5)
+
+
+def test_in_flight_target_keeps_workers_busy(web_env):
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=10, in_flight_target=4)
+        run_recorded(recorder, max_tasks=1)
+        assert search.candidates.filter(state="queued").count() == 4
+        handlers.update_search(search, in_flight_target=6)
+        assert search.candidates.filter(state="queued").count() == 6
