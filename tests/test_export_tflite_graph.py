@@ -88,6 +88,7 @@ def _tf_interpreter_details(tflite):
     return interp.get_tensor_details(), interp._get_ops_details()
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 @pytest.mark.parametrize("which", ["chain", "branched"])
 def test_op_graph_matches_the_tflite_interpreter(which, request, tmp_path):
     model, tflite = request.getfixturevalue(which)
