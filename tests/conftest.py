@@ -49,3 +49,41 @@ def web_env(settings, tmp_path):
     settings.UNAS_EVALUATOR = "tests.fake_evaluator:evaluate"
     yield SimpleNamespace(prefix=prefix, queue=queue, tmp=tmp_path)
     app.conf.task_default_queue = previous_queue
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def web_user(db, fast_passwords):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("ada", password="correct horse 1815")
+
+
+@pytest.fixture
+def web_client(web_user):
+    """An API client authenticated with ``web_user``'s token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=web_user).key}")
+    client.user = web_user
+    return client
+
+
+@pytest.fixture
+def other_client(db, fast_passwords):
+    """Another user's API client (their objects must be invisible to ``web_client``)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user = get_user_model().objects.create_user("eve", password="correct horse 1816")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.user = user
+    return client
