@@ -114,8 +114,12 @@ class TflmRunner:
             except OSError:
                 pass
 
-    def _request(self, req: dict) -> dict | None:
-        """Send one request; the reply, or None if the child died while handling it."""
+    def _request(self, req: dict, timeout_s: float | None = -1.0) -> dict | None:
+        """Send one request; the reply, or None if the child died while handling it.
+
+        ``timeout_s``: -1 = the runner's default, None = wait as long as the child lives."""
+        if timeout_s is not None and timeout_s < 0:
+            timeout_s = self._timeout_s
         proc = self._proc
         assert proc is not None
         try:
@@ -123,22 +127,22 @@ class TflmRunner:
             proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return None
-        ready, _, _ = select.select([proc.stdout], [], [], self._timeout_s)
+        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
         if not ready:
             proc.kill()
-            raise TflmError(f"TFLM child did not answer within {self._timeout_s:.0f} s")
+            raise TflmError(f"TFLM child did not answer within {timeout_s:.0f} s")
         line = proc.stdout.readline()
         if not line:
             return None
         return json.loads(line)
 
-    def _call(self, req: dict) -> dict | None:
+    def _call(self, req: dict, timeout_s: float | None = -1.0) -> dict | None:
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 self._stop()
                 self.restarts += 1
             self._start()
-        reply = self._request(req)
+        reply = self._request(req, timeout_s)
         if reply is None:
             self.crashes += 1
             self._stop()
@@ -172,14 +176,18 @@ class TflmRunner:
             tail=reply.get("tail"),
         )
 
-    def run(self, x: np.ndarray, *, arena: int) -> tuple[np.ndarray, float]:
+    def run(
+        self, x: np.ndarray, *, arena: int, timeout_s: float | None = None
+    ) -> tuple[np.ndarray, float]:
         """Raw outputs (N, *output shape) of output 0 for quantised inputs ``x`` (N, ...), and
-        the seconds spent in set_input/invoke/get_output."""
+        the seconds spent in set_input/invoke/get_output. No time limit by default (a large
+        test split can take minutes); a crash still ends the wait."""
         x_path = Path(self._dir.name) / "x.npy"
         out_path = Path(self._dir.name) / "out.npy"
         np.save(x_path, np.ascontiguousarray(x))
         reply = self._call(
-            {"cmd": "run", "arena": int(arena), "x_path": str(x_path), "out_path": str(out_path)}
+            {"cmd": "run", "arena": int(arena), "x_path": str(x_path), "out_path": str(out_path)},
+            timeout_s,
         )
         if reply is None:
             raise TflmError(f"TFLM process crashed running the model with a {arena}-byte arena")
