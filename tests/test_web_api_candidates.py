@@ -24,7 +24,8 @@ def timeline_evaluate(architecture, sparsity, context, *, candidate_id):
 
     metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
     header = Path(context.out_dir) / "model.h"
-    header.write_text(f"// candidate {candidate_id}\nalignas(16) const unsigned char m[] = {{1}};\n")
+    header.write_text(f"// candidate {candidate_id}\n"
+                      "alignas(16) const unsigned char m[] = {1};\n")
     timeline = [{"step": i, "op": f"op{i}", "bytes": 100 * (i + 1)} for i in range(3)]
     return dict(metrics, timeline=timeline, op_order=["a", "b", "c"]), dict(files, header=header)
 
