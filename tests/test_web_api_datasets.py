@@ -1,0 +1,166 @@
+"""Data sets over the API: the server's list, uploads (validated, per user, size limits),
+searches on an upload, deleting one in use; MCU presets."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from nasweb.searches.models import UploadedDataset
+from nasweb.searches.presets import KB, MB
+
+pytestmark = pytest.mark.django_db
+
+
+def npz_bytes(n=40, shape=(6, 6), classes=3, **extra):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (n, *shape), dtype=np.uint8),
+              "y_train": np.arange(n) % classes,
+              "x_test": rng.integers(0, 256, (n // 2, *shape), dtype=np.uint8),
+              "y_test": np.arange(n // 2) % classes}
+    arrays.update(extra)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def png(width=4, height=4):
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    raw = b"".join(b"\x00" + bytes([128] * width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def image_zip():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for label in ("cat", "dog"):
+            for i in range(3):
+                zf.writestr(f"pets/{label}/{i}.png", png())
+    return buffer.getvalue()
+
+
+def upload(client, name, content, **fields):
+    return client.post("/api/datasets/uploads/",
+                       {"name": "mine", "file": SimpleUploadedFile(name, content), **fields},
+                       format="multipart")
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def test_server_data_sets_are_listed(web_client):
+    body = web_client.get("/api/datasets/").json()
+    names = {d["name"]: d for d in body["server"]}
+    assert names["digits"]["available"] and names["digits"]["input_shape"] == [8, 8, 1]
+    assert names["digits"]["num_classes"] == 10
+    assert "npz" not in names and body["uploads"] == []
+
+
+def test_npz_upload_is_validated_stored_and_usable(web_client, other_client):
+    response = upload(web_client, "../../etc/passwd.npz", npz_bytes())
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "npz" and body["input_shape"] == [6, 6, 1]
+    assert body["num_classes"] == 3 and body["summary"]["num_test"] == 20
+    row = UploadedDataset.objects.get(pk=body["id"])
+    assert row.file.name.startswith(f"datasets/{web_client.user.pk}/")
+    assert ".." not in row.file.name and row.file.name.endswith(".npz")
+    assert row.file.size == row.size
+    listed = web_client.get("/api/datasets/").json()["uploads"]
+    assert [u["id"] for u in listed] == [body["id"]]
+    # a project and a search on it
+    project = web_client.post("/api/projects/", {"name": "p", "upload": body["id"]},
+                              format="json")
+    assert project.status_code == 201 and project.json()["dataset"] == "npz"
+    search = web_client.post("/api/searches/", {"project": project.json()["id"], "name": "s",
+                                                "sram_bytes": 4096, "flash_bytes": 65536},
+                             format="json")
+    assert search.status_code == 201, search.content
+    assert search.json()["input_shape"] == [6, 6, 1] and search.json()["num_classes"] == 3
+    assert (search.json()["sparsity_min"], search.json()["sparsity_max"]) == (0.1, 0.85)
+    # in use: cannot be deleted
+    refused = web_client.delete(f"/api/datasets/uploads/{body['id']}/")
+    assert refused.status_code == 409
+    # others see nothing and cannot use it
+    assert other_client.get(f"/api/datasets/uploads/{body['id']}/").status_code == 404
+    assert other_client.get("/api/datasets/").json()["uploads"] == []
+    theirs = other_client.post("/api/projects/", {"name": "q", "upload": body["id"]},
+                               format="json")
+    assert theirs.status_code == 400 and "upload" in theirs.json()
+
+
+def test_image_zip_upload(web_client):
+    response = upload(web_client, "pets.zip", image_zip(), image_height=16, image_width=12,
+                      color_mode="rgb")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "image-folder" and body["input_shape"] == [16, 12, 3]
+    assert body["class_names"] == ["cat", "dog"] and body["summary"]["num_images"] == 6
+    pk = body["id"]
+    assert web_client.delete(f"/api/datasets/uploads/{pk}/").status_code == 204
+    assert not UploadedDataset.objects.filter(pk=pk).exists()
+
+
+@pytest.mark.parametrize("name, content, fields, field, message", [
+    ("a.npz", b"not a zip at all", {}, "file", "not a readable .npz"),
+    ("a.npz", npz_bytes(extra=np.zeros(3)), {}, "file", "unexpected entry"),
+    ("a.npz", npz_bytes(x_val=np.zeros((2, 6, 6)), y_val=np.zeros(2)), {}, "file", "x_val"),
+    ("a.zip", b"PK\x03\x04garbage", {}, "file", "zip"),
+    ("a.txt", npz_bytes(), {}, "kind", "cannot tell"),
+    ("a.zip", image_zip(), {"color_mode": "cmyk"}, "color_mode", ""),
+    ("a.zip", image_zip(), {"image_height": 0}, "image_height", ""),
+    ("a.npz", b"", {}, "file", ""),
+])
+def test_bad_uploads_are_field_errors(web_client, name, content, fields, field, message):
+    response = upload(web_client, name, content, **fields)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert message in str(response.json()[field])
+    assert UploadedDataset.objects.count() == 0
+
+
+def test_upload_needs_a_file_and_a_name(web_client):
+    assert "file" in web_client.post("/api/datasets/uploads/", {"name": "x"},
+                                     format="multipart").json()
+    response = web_client.post("/api/datasets/uploads/", {"name": "x"}, format="json")
+    assert response.status_code == 415
+
+
+def test_size_limits(web_client, settings):
+    settings.UNAS_UPLOAD_MAX_BYTES = 1000
+    response = upload(web_client, "a.npz", npz_bytes())
+    assert response.status_code == 413 and "limit" in str(response.json())
+    settings.UNAS_UPLOAD_MAX_BYTES = 10**9
+    settings.UNAS_UPLOAD_QUOTA_BYTES = len(npz_bytes()) + 10
+    assert upload(web_client, "a.npz", npz_bytes()).status_code == 201
+    over = upload(web_client, "b.npz", npz_bytes())
+    assert over.status_code == 413 and "quota" in over.json()["file"][0]
+
+
+def test_mcu_presets():
+    from rest_framework.test import APIClient
+
+    presets = {p["id"]: p for p in APIClient().get("/api/mcu-presets/").json()}
+    assert presets["arduino-nano-33-ble"]["sram_bytes"] == 256 * KB
+    assert presets["arduino-nano-33-ble"]["flash_bytes"] == 1 * MB
+    assert (presets["stm32f446re"]["sram_bytes"], presets["stm32f446re"]["flash_bytes"]) == (
+        128 * 1024, 512 * 1024)
+    assert presets["stm32h743"]["sram_bytes"] == 512 * 1024  # the AXI SRAM block
+    assert presets["stm32h743"]["flash_bytes"] == 2 * 1024 * 1024
+    assert presets["esp32"]["sram_bytes"] == 520 * 1024
+    assert presets["rp2040-pico"]["sram_bytes"] == 264 * 1024
+    assert presets["nrf52840"]["flash_bytes"] == 1024 * 1024
+    assert len(presets) == 6
