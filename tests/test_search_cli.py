@@ -57,7 +57,7 @@ def read_state(out):
 
 def test_whole_search_with_two_workers(tmp_path):
     out = tmp_path / "run"
-    result = cli("search", "--dataset", "digits", "--sram", "6KB", "--flash", "24KB",
+    result = cli("search", "--dataset", "digits", "--sram", "24KB", "--flash", "40KB",
                  "--rounds", "12", "--population", "5", "--sample", "2", "--workers", "2",
                  "--out", str(out), "--seed", "3", "--evaluator", FAKE)
     assert result.returncode == 0, result.stderr
@@ -69,8 +69,8 @@ def test_whole_search_with_two_workers(tmp_path):
         # metrics flattened under the report's names, next to the summary fields
         assert {"id", "state", "pareto", "feasible", "architecture", "sparsity",
                 "val_accuracy", "tflm_arena_bytes", "tflite_bytes", "timings"} <= set(c)
-        assert c["feasible"] == (c["tflm_arena_bytes"] <= 6000 and c["tflite_bytes"] <= 24000)
-        assert c["precheck"]["estimated_sram_bytes"] <= 6000  # refused children never train
+        assert c["feasible"] == (c["tflm_arena_bytes"] <= 24000 and c["tflite_bytes"] <= 40000)
+        assert c["precheck"]["estimated_sram_bytes"] <= 24000  # refused children never train
     assert any(c["pareto"] for c in candidates)
     assert state["summary"]["evaluated"] == 12
     assert "HV" in result.stderr and "12/12" in result.stderr
@@ -82,7 +82,7 @@ def test_whole_search_with_two_workers(tmp_path):
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     out, log = tmp_path / "run", tmp_path / "evaluations.log"
     env = dict(os.environ, UNAS_FAKE_LOG=str(log), UNAS_FAKE_SECONDS="0.4")
-    args = ["search", "--dataset", "digits", "--sram", "8KB", "--flash", "32KB",
+    args = ["search", "--dataset", "digits", "--sram", "24KB", "--flash", "40KB",
             "--rounds", "14", "--population", "4", "--sample", "2", "--workers", "2",
             "--out", str(out), "--evaluator", FAKE]
     process = subprocess.Popen([sys.executable, "-m", "search_engine", *args], cwd=ROOT,

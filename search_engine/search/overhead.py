@@ -1,15 +1,14 @@
 """What TFLite Micro adds on top of the analytic figures, learnt from measured exports.
 
 The analytic peak counts activations only; the real arena also holds tensor metadata, per-op
-runtime data and alignment padding. The analytic model size counts int8 weights and int32
-biases; the ``.tflite`` file also holds the flatbuffer tables, quantisation parameters and
-names. Both overheads grow with the number of ops and tensors.
+runtime data and alignment padding (``export.overhead`` models it from TFLM's structures).
+The analytic model size counts int8 weights and int32 biases; the ``.tflite`` file also holds
+per-channel quantisation parameters, flatbuffer tables and names.
 
-The estimate has a prior (a linear formula in the op count, fitted to exports of random
-architectures, see ``docs/search.md``) and a per-search correction learnt from the exports the
-search has measured so far: the smallest residual (measured - analytic - prior) seen. Taking the
-smallest keeps the estimate on the optimistic side, so the pre-training check never refuses a
-candidate that an export of a similar model showed could fit.
+Each estimate is a prior plus a per-search correction learnt from the exports measured so far:
+the smallest residual (measured - analytic - prior) seen. Taking the smallest keeps the estimate
+on the optimistic side, so the pre-training check does not refuse a candidate that an export of
+a similar model showed could fit.
 """
 
 from __future__ import annotations
@@ -18,45 +17,64 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Prior coefficients: bytes = base + per_op * n_ops. Measured on random architectures
-# (bench/train.py); conservative-low so that the prior alone rarely rejects a feasible model.
-SRAM_BASE, SRAM_PER_OP = 1000, 60
-FLASH_BASE, FLASH_PER_OP = 1400, 120
+from search_engine.graph.opgraph import OpGraph
+
+# .tflite bytes beyond int8 weights + int32 biases, fitted by least squares on 26 random
+# architectures (8x8x1 to 32x32x3 inputs, 5-45 ops; residuals -530..+845 bytes): per conv op,
+# per dense op, per other op, per conv output channel (per-channel scales and zero points).
+FLASH_BASE, FLASH_PER_CONV, FLASH_PER_DENSE, FLASH_PER_OTHER, FLASH_PER_CHANNEL = \
+    115, 598, 799, -18, 30
+_CONV = frozenset({"conv2d", "depthwise_conv2d"})
 
 
 @dataclass(frozen=True)
 class OverheadEstimate:
     sram_bytes: int
     flash_bytes: int
+    prior_sram_bytes: int
+    prior_flash_bytes: int
     measured_exports: int
 
 
-def prior_sram(n_ops: int) -> int:
-    return SRAM_BASE + SRAM_PER_OP * n_ops
+def prior_flash(graph: OpGraph) -> int:
+    conv = [op for op in graph.ops if op.kind in _CONV]
+    dense = sum(op.kind == "dense" for op in graph.ops)
+    other = len(graph.ops) - len(conv) - dense
+    channels = sum(int(op.attrs["output_shape"][-1]) for op in conv)
+    return max(0, FLASH_BASE + FLASH_PER_CONV * len(conv) + FLASH_PER_DENSE * dense
+               + FLASH_PER_OTHER * other + FLASH_PER_CHANNEL * channels)
 
 
-def prior_flash(n_ops: int) -> int:
-    return FLASH_BASE + FLASH_PER_OP * n_ops
+def prior_sram(graph: OpGraph, peak_bytes: int) -> int:
+    from search_engine.export.overhead import estimate_tflm_overhead
+
+    return estimate_tflm_overhead(graph, activation_peak=peak_bytes)
 
 
-def _residuals(measured: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[int]]:
+def residuals(measured: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]
+              ) -> tuple[list[int], list[int]]:
+    """(sram, flash) residuals of (precheck estimates, metrics) pairs of measured exports."""
     sram, flash = [], []
-    for m in measured:
-        n_ops = m.get("n_ops") or len(m.get("op_order") or ())
-        if not n_ops:
+    for estimates, metrics in measured:
+        if "prior_sram_bytes" not in estimates:
             continue
-        if m.get("tflm_arena_bytes") is not None and m.get("peak_memory_bytes") is not None:
-            sram.append(m["tflm_arena_bytes"] - m["peak_memory_bytes"] - prior_sram(n_ops))
-        if m.get("tflite_bytes") is not None and m.get("model_size_bytes") is not None:
-            flash.append(m["tflite_bytes"] - m["model_size_bytes"] - prior_flash(n_ops))
+        if metrics.get("tflm_arena_bytes") is not None:
+            sram.append(metrics["tflm_arena_bytes"] - estimates["peak_memory_bytes"]
+                        - estimates["prior_sram_bytes"])
+        if metrics.get("tflite_bytes") is not None:
+            flash.append(metrics["tflite_bytes"] - estimates["model_size_bytes"]
+                         - estimates["prior_flash_bytes"])
     return sram, flash
 
 
-def estimate_overhead(n_ops: int, measured: Iterable[Mapping[str, Any]] = ()
+def estimate_overhead(graph: OpGraph, peak_bytes: int,
+                      measured: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]] = ()
                       ) -> OverheadEstimate:
-    """Overhead for a model of ``n_ops`` ops, corrected by the metrics of measured exports."""
-    sram_residuals, flash_residuals = _residuals(measured)
-    sram = prior_sram(n_ops) + (min(sram_residuals) if sram_residuals else 0)
-    flash = prior_flash(n_ops) + (min(flash_residuals) if flash_residuals else 0)
-    return OverheadEstimate(max(0, sram), max(0, flash),
-                            max(len(sram_residuals), len(flash_residuals)))
+    """Overheads of ``graph`` corrected by the (estimates, metrics) of measured exports."""
+    sram_prior, flash_prior = prior_sram(graph, peak_bytes), prior_flash(graph)
+    sram_res, flash_res = residuals(measured)
+    return OverheadEstimate(
+        sram_bytes=max(0, sram_prior + (min(sram_res) if sram_res else 0)),
+        flash_bytes=max(0, flash_prior + (min(flash_res) if flash_res else 0)),
+        prior_sram_bytes=sram_prior, prior_flash_bytes=flash_prior,
+        measured_exports=max(len(sram_res), len(flash_res)))

@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from search_engine.graph.opgraph import OpGraph
+
 from .engine import PrecheckResult
 from .objectives import HardLimits
 from .overhead import estimate_overhead
@@ -82,7 +84,7 @@ def open_space(dataset: str, profile: str, data_dir: str | None
 
 
 def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[int, int, int],
-            num_classes: int) -> dict[str, Any]:
+            num_classes: int) -> tuple[dict[str, Any], OpGraph]:
     """Analytic figures of the network a candidate becomes after its target pruning."""
     from search_engine.graph.builder import op_graph_from_specs
     from search_engine.resources import optimal_order
@@ -95,7 +97,7 @@ def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[in
     summary = summarise_specs(specs)
     return {"peak_memory_bytes": optimal_order(graph).peak_bytes,
             "model_size_bytes": summary.model_size_bytes, "macs": summary.macs,
-            "n_ops": len(graph.ops)}
+            "n_ops": len(graph.ops)}, graph
 
 
 class AnalyticPrecheck:
@@ -107,13 +109,16 @@ class AnalyticPrecheck:
 
     def __call__(self, architecture: dict[str, Any], sparsity: float,
                  state: SearchState) -> PrecheckResult:
-        figures = analyse(architecture, sparsity, self.space.input_shape, self.space.num_classes)
-        measured = [c.metrics for c in state.candidates
+        figures, graph = analyse(architecture, sparsity, self.space.input_shape,
+                                 self.space.num_classes)
+        measured = [(c.precheck, c.metrics) for c in state.candidates
                     if c.state == DONE and "tflm_arena_bytes" in c.metrics]
-        overhead = estimate_overhead(figures["n_ops"], measured)
+        overhead = estimate_overhead(graph, figures["peak_memory_bytes"], measured)
         sram = figures["peak_memory_bytes"] + overhead.sram_bytes
         flash = figures["model_size_bytes"] + overhead.flash_bytes
-        estimates = dict(figures, estimated_sram_bytes=sram, estimated_flash_bytes=flash)
+        estimates = dict(figures, estimated_sram_bytes=sram, estimated_flash_bytes=flash,
+                         prior_sram_bytes=overhead.prior_sram_bytes,
+                         prior_flash_bytes=overhead.prior_flash_bytes)
         if sram > self.limits.sram_bytes:
             return PrecheckResult(False, "sram", estimates)
         if flash > self.limits.flash_bytes:
