@@ -5,16 +5,17 @@
 * A group's score per channel is the L2 norm over all member kernels' slices for that channel
   (full/1x1 conv kernels ``[..., c]``, dense kernel columns); the ``kept(C, s)`` channels with
   the largest scores stay (ties: lower index first).
-* Each group has one mask variable (float32, non-trainable). Masks act IN-GRAPH: every masked
-  weight (conv kernel slice, bias, BN gamma and beta; depthwise kernel slice, bias, BN gamma and
-  beta of the layers that follow the group; dense kernel columns and bias) gets a Keras
-  constraint ``w * mask`` that the optimiser applies right after each update, inside the
-  compiled train step, so masked weights stay exactly zero and there is no per-batch Python.
-  A masked channel so outputs exactly 0 after BN and ReLU, and everything downstream of it
-  ignores it.
+* Masks act IN-GRAPH: every masked weight (conv kernel slice, bias, BN gamma and beta;
+  depthwise kernel slice, bias, BN gamma and beta of the layers that follow the group; dense
+  kernel columns and bias) gets a Keras constraint ``w * mask`` (``mask``: a non-trainable
+  variable of the weight's shape) that the optimiser applies right after each update, inside
+  the compiled train step, so masked weights stay exactly zero and there is no per-batch
+  Python. A masked channel so outputs exactly 0 after BN and ReLU, and everything downstream
+  of it ignores it.
 * The sparsity follows the gradual cubic schedule of Zhu & Gupta (2017),
-  :func:`cubic_sparsity`, recomputed at every epoch boundary by :class:`PruningCallback`
-  (a cheap numpy pass over the member kernels), and set to the target at the end of training.
+  :func:`cubic_sparsity`, recomputed at every epoch boundary by the pruning callback (a cheap
+  numpy pass over the member kernels, then the masks are assigned), and set to the target at
+  the end of training.
 """
 
 from __future__ import annotations
@@ -146,29 +147,27 @@ def ranked_masks(
 
 
 class MaskConstraint:
-    """Keras constraint ``w -> w * mask`` (mask broadcast along ``axis``); runs in-graph."""
+    """Keras constraint ``w -> w * mask``, ``mask`` a non-trainable variable of ``w``'s shape.
 
-    def __init__(self, mask: Any, axis: int, ndim: int) -> None:
+    The mask is stored already broadcast to the weight's shape, so the in-graph cost per
+    masked weight and step is one multiply (plus the assign Keras does for every constraint).
+    """
+
+    def __init__(self, mask: Any) -> None:
         self.mask = mask
-        self.axis = axis if axis >= 0 else ndim + axis
-        self.ndim = ndim
 
     def __call__(self, w: Any) -> Any:
-        from keras import ops
-
-        shape = [1] * self.ndim
-        shape[self.axis] = -1
-        return w * ops.reshape(ops.cast(self.mask, w.dtype), shape)
+        return w * self.mask
 
     def get_config(self) -> dict:  # constraints must be serialisable; masks are not saved
-        return {"axis": self.axis, "ndim": self.ndim}
+        return {}
 
 
 class Pruner:
     """The masks of one Keras model: scoring, updating, applying, reading.
 
-    ``Pruner(model, arch, input_shape)`` creates one mask variable per prunable group (all ones)
-    and attaches :class:`MaskConstraint` s to every masked weight. Call :meth:`update` with a
+    ``Pruner(model, arch, input_shape)`` attaches a :class:`MaskConstraint` (all ones) to every
+    masked weight of every prunable group. Call :meth:`update` with a
     sparsity to recompute masks by L2 norm, or :meth:`set_masks` to impose masks (tests).
     """
 
@@ -178,14 +177,10 @@ class Pruner:
         self.model = model
         self.plans = plan_groups(arch, input_shape)
         self.sparsity = 0.0
-        self._masks = []
-        self._weights: list[list[tuple[Any, int]]] = []
+        self._group_masks: list[np.ndarray] = []
+        self._weights: list[list[tuple[Any, Any, int]]] = []  # (weight, its mask, axis)
         for plan in self.plans:
-            mask = keras.Variable(
-                np.ones(plan.group.size, dtype=np.float32), trainable=False, dtype="float32",
-                name=f"prune_mask_{plan.group.index}",
-            )
-            self._masks.append(mask)
+            self._group_masks.append(np.ones(plan.group.size, dtype=bool))
             weights = []
             for mw in plan.masked:
                 var = getattr(model.get_layer(mw.layer), mw.attribute)
@@ -196,8 +191,12 @@ class Pruner:
                         f"{mw.layer}.{mw.attribute} has {var.shape[axis]} channels on axis "
                         f"{axis}, its group {plan.group.size}"
                     )
-                var.constraint = MaskConstraint(mask, axis, ndim)
-                weights.append((var, axis))
+                mask = keras.Variable(
+                    np.ones(tuple(var.shape), dtype=np.float32), trainable=False,
+                    dtype=var.dtype, name=f"{mw.layer}_{mw.attribute}_mask",
+                )
+                var.constraint = MaskConstraint(mask)
+                weights.append((var, mask, axis))
             self._weights.append(weights)
 
     @property
@@ -211,8 +210,7 @@ class Pruner:
     def masks(self) -> dict[int, np.ndarray]:
         """Group index -> boolean keep mask (prunable groups only)."""
         return {
-            p.group.index: np.asarray(m.numpy()) > 0.5
-            for p, m in zip(self.plans, self._masks, strict=True)
+            p.group.index: m.copy() for p, m in zip(self.plans, self._group_masks, strict=True)
         }
 
     def update(self, sparsity: float) -> None:
@@ -236,11 +234,12 @@ class Pruner:
                 )
             if not m.any():
                 raise PruningError(f"mask of group {index} keeps no channel")
+            self._group_masks[i] = m.copy()
             values = m.astype(np.float32)
-            self._masks[i].assign(values)
-            for var, axis in self._weights[i]:
-                w = var.numpy()
-                var.assign(w * _broadcast(values, w.ndim, axis))
+            for var, mask, axis in self._weights[i]:
+                full = np.broadcast_to(_broadcast(values, len(var.shape), axis), var.shape)
+                mask.assign(full)
+                var.assign(var.numpy() * full)
 
     def apply(self) -> None:
         """Multiply every masked weight by its mask again (after loading weights, say)."""

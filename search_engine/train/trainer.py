@@ -155,6 +155,7 @@ def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> 
     class EpochProgress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.start = time.perf_counter()
+            self.cpu_start = time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = dict(logs or {})
@@ -163,11 +164,13 @@ def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> 
                 self.model.stop_training = True
                 self.diverged = True
             seconds = time.perf_counter() - self.start
+            cpu_seconds = time.process_time() - self.cpu_start
             event = {
                 "stage": "train",
                 "epoch": epoch + 1,
                 "epochs": epochs,
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,  # all threads of this process
                 "samples_per_second": samples / seconds if seconds > 0 else 0.0,
                 **{k: float(v) for k, v in logs.items()},
             }
