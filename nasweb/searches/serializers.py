@@ -323,6 +323,13 @@ class SearchUpdateSerializer(serializers.Serializer):
 class CandidateSerializer(serializers.ModelSerializer):
     """A candidate in lists: state, flags, objectives and every scalar metric."""
 
+    metrics = serializers.SerializerMethodField(
+        help_text="the training report's scalar values (the detail view has all of it)")
+
+    def get_metrics(self, candidate: Candidate) -> dict[str, Any]:
+        return {k: v for k, v in (candidate.metrics or {}).items()
+                if v is None or isinstance(v, bool | int | float | str)}
+
     class Meta:
         model = Candidate
         fields = ["index", "state", "sparsity", "parent", "morphism", "pareto", "feasible",
@@ -343,6 +350,8 @@ class CandidateDetailSerializer(CandidateSerializer):
     """A candidate with its architecture, pre-training estimates and artifacts."""
 
     artifacts = ArtifactSerializer(many=True, read_only=True)
+    metrics = serializers.JSONField(read_only=True, help_text="the whole training report "
+                                                              "(memory timeline excepted)")
 
     class Meta(CandidateSerializer.Meta):
         fields = [*CandidateSerializer.Meta.fields, "architecture", "precheck", "artifacts"]

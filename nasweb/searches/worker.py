@@ -139,8 +139,9 @@ class Heartbeat(threading.Thread):
             connection.close()
 
     def finish(self) -> None:
-        self.done.set()
-        self.join(timeout=5)
+        if not self.done.is_set():
+            self.done.set()
+            self.join(timeout=5)
 
 
 def _reason(exc: BaseException) -> str:
@@ -170,11 +171,13 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
             metrics = clean_metrics(metrics)
             files = read_artifacts(paths or {})
         except Exception as exc:  # the candidate's failure, not the search's
+            beat.finish()
             if stop.is_set():
                 return "stopped"
             log.warning("candidate %s failed", candidate_pk, exc_info=True)
             handlers.record_failure(claim, _reason(exc))
             return "failed"
+        beat.finish()  # the lease is still good for UNAS_LEASE_SECONDS: plenty to commit
         if stop.is_set():
             return "stopped"
         return "done" if handlers.record_result(claim, metrics, files) else "stale"
