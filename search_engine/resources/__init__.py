@@ -1,0 +1,25 @@
+"""Resource models: peak memory (optimal order + timeline), model size, MACs.
+
+Peak memory lives in :mod:`peak_memory` (semantics and algorithms: ``docs/peak-memory.md``);
+model size and MACs in :mod:`model_size` and :mod:`macs`.
+"""
+
+from __future__ import annotations
+
+from search_engine.resources.peak_memory import (
+    MemoryProfile,
+    MemoryStep,
+    OrderError,
+    default_profile,
+    evaluate_order,
+    optimal_order,
+)
+
+__all__ = [
+    "MemoryProfile",
+    "MemoryStep",
+    "OrderError",
+    "default_profile",
+    "evaluate_order",
+    "optimal_order",
+]

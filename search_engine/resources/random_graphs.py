@@ -1,0 +1,129 @@
+"""Random op graphs for testing and benchmarking the peak-memory analysis.
+
+* :func:`random_dag`: arbitrary DAGs (several inputs and outputs, multi-reader tensors, ops
+  reading a tensor twice, unread op outputs, unused inputs, zero-byte tensors).
+* :func:`fork_join_graph`: the search space's stage shape with explicit sizes: a stage input
+  shared by parallel chains, joined by a chain of binary adds ``((b0+b1)+b2)+...``, stages in
+  series, then a tail (pool, reshape, dense layers).
+* :func:`random_fork_join`: :func:`fork_join_graph` with random branch counts, lengths and
+  sizes (stage input large or tiny relative to the branches).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from search_engine.graph.opgraph import Op, OpGraph
+
+
+def _size(rng: random.Random, zero_p: float = 0.1, hi: int = 64) -> int:
+    return 0 if rng.random() < zero_p else rng.randint(1, hi)
+
+
+def random_dag(
+    rng: random.Random, n_ops: int, *, n_inputs: int | None = None, max_inputs: int = 3
+) -> OpGraph:
+    """A random DAG of ``n_ops`` ops listed in a random valid order."""
+    n_inputs = n_inputs if n_inputs is not None else rng.choice((1, 1, 1, 2))
+    tensors: dict[str, int] = {}
+    available: list[str] = []
+    inputs = []
+    for i in range(n_inputs):
+        name = f"in{i}"
+        tensors[name] = _size(rng)
+        inputs.append(name)
+        available.append(name)
+    ops = []
+    for i in range(n_ops):
+        k = rng.randint(1, min(max_inputs, len(available)))
+        # favour recent tensors so graphs are not all flat
+        pool = available[-6:] if rng.random() < 0.7 else available
+        reads = [rng.choice(pool) for _ in range(k)]
+        out = f"t{i}"
+        tensors[out] = _size(rng)
+        ops.append(Op(name=f"op{i}", inputs=tuple(reads), output=out))
+        available.append(out)
+    read = {t for op in ops for t in op.inputs}
+    produced = [op.output for op in ops]
+    outputs = [produced[-1]]
+    for t in produced[:-1]:
+        if t not in read or rng.random() < 0.1:
+            if rng.random() < 0.7:
+                outputs.append(t)
+    if rng.random() < 0.1:
+        outputs.append(inputs[0])
+    return OpGraph(tensors=tensors, inputs=tuple(inputs), outputs=tuple(outputs), ops=tuple(ops))
+
+
+def fork_join_graph(
+    input_bytes: int,
+    stages: Sequence[tuple[Sequence[Sequence[int]], Sequence[int]]],
+    tail: Sequence[int] = (),
+) -> OpGraph:
+    """A graph of fork-join stages in series.
+
+    Each stage is ``(branches, adds)``: ``branches[i]`` lists the output sizes of branch
+    ``i``'s chain of ops (each branch's first op reads the stage input), and ``adds`` the
+    ``len(branches) - 1`` output sizes of the binary adds ``((b0+b1)+b2)+...``; a stage with
+    one branch has no adds and its output is the branch's end. ``tail`` lists the sizes of
+    a final chain of ops (pool, reshape, dense...). The last tensor is the graph output.
+    """
+    tensors = {"input": input_bytes}
+    ops: list[Op] = []
+    current = "input"
+    for s, (branches, adds) in enumerate(stages):
+        if len(adds) != max(len(branches) - 1, 0):
+            raise ValueError("a stage with k branches needs k - 1 adds")
+        ends = []
+        for b, chain in enumerate(branches):
+            prev = current
+            for j, size in enumerate(chain):
+                name = f"s{s}_b{b}_op{j}"
+                tensors[name] = size
+                ops.append(Op(name=name, inputs=(prev,), output=name, kind="conv2d"))
+                prev = name
+            ends.append(prev)
+        acc = ends[0]
+        for j, size in enumerate(adds):
+            name = f"s{s}_add{j + 1}"
+            tensors[name] = size
+            ops.append(Op(name=name, inputs=(acc, ends[j + 1]), output=name, kind="add"))
+            acc = name
+        current = acc
+    for j, size in enumerate(tail):
+        name = f"tail{j}"
+        tensors[name] = size
+        ops.append(Op(name=name, inputs=(current,), output=name, kind="dense"))
+        current = name
+    return OpGraph(tensors=tensors, inputs=("input",), outputs=(current,), ops=tuple(ops))
+
+
+def random_fork_join(
+    rng: random.Random,
+    *,
+    max_branches: int = 4,
+    max_len: int = 3,
+    n_stages: int = 1,
+    hi: int = 100,
+) -> OpGraph:
+    """A random :func:`fork_join_graph`: sizes in ``0..hi`` with zero-byte tensors now and
+    then, stage inputs sometimes huge or tiny, random add sizes or all-equal ones."""
+    stages = []
+    for _ in range(n_stages):
+        k = rng.randint(1, max_branches)
+        branches = [[_size(rng, 0.05, hi) for _ in range(rng.randint(1, max_len))]
+                    for _ in range(k)]
+        if rng.random() < 0.5:  # the search space: adds the size of the branch ends
+            e = rng.randint(0, hi)
+            for chain in branches:
+                chain[-1] = e
+            adds = [e] * (k - 1)
+        else:
+            adds = [_size(rng, 0.05, hi) for _ in range(k - 1)]
+        stages.append((branches, adds))
+    roll = rng.random()
+    input_bytes = rng.randint(0, 3) if roll < 0.2 else rng.randint(3 * hi, 6 * hi) if roll < 0.4 \
+        else rng.randint(0, hi)
+    tail = [_size(rng, 0.05, hi) for _ in range(rng.randint(0, 2))]
+    return fork_join_graph(input_bytes, stages, tail)
