@@ -5,7 +5,8 @@
 
 Writes ``DIR/search.json`` after every event (the whole state, plus each candidate's metrics
 flattened under the training report's names) and each candidate's files under
-``DIR/candidates/<id>/``. Ctrl-C stops; ``--resume`` continues where it stopped.
+``DIR/candidates/<id>/``; the workers' output (TensorFlow logging) goes to ``DIR/workers.log``.
+Ctrl-C stops; ``--resume`` continues where it stopped.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressLine(search)
     try:
         run_local(search, context, workers=args.workers,
-                  evaluator=args.evaluator or DEFAULT_EVALUATOR, on_event=progress.update)
+                  evaluator=args.evaluator or DEFAULT_EVALUATOR, on_event=progress.update,
+                  log_path=str(out / "workers.log"))
     except KeyboardInterrupt:
         progress.close()
         print(f"stopped; resume with --resume --out {out}", file=sys.stderr)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .engine import Search
@@ -53,6 +55,19 @@ def load_evaluator(path: str) -> Callable[..., tuple[dict[str, Any], dict[str, s
     return getattr(importlib.import_module(module_name), function)
 
 
+def _init_worker(log_path: str | None) -> None:
+    """Send the worker's stdout/stderr (TensorFlow's C++ logging, converter chatter) to a log
+    file so that the terminal shows only the driver's progress."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if log_path is None:
+        return
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    os.close(handle)
+
+
 def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[str, Any],
                         sparsity: float, context: EvaluationContext
                         ) -> tuple[dict[str, Any], dict[str, str], float]:
@@ -68,12 +83,15 @@ def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[st
 
 def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,
               evaluator: str = DEFAULT_EVALUATOR,
-              on_event: Callable[[str, CandidateRecord | None], None] | None = None) -> Search:
-    """Run ``search`` until its budget is used, with ``workers`` spawned processes."""
+              on_event: Callable[[str, CandidateRecord | None], None] | None = None,
+              log_path: str | None = None) -> Search:
+    """Run ``search`` until its budget is used, with ``workers`` spawned processes whose output
+    goes to ``log_path`` (when given)."""
     notify = on_event or (lambda kind, candidate: None)
     ctx = multiprocessing.get_context("spawn")
     while not search.finished:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                   initializer=_init_worker, initargs=(log_path,))
         futures: dict[Future, int] = {}
         broken = False
         try:

@@ -1,0 +1,58 @@
+"""The real evaluator: train a candidate with pruning, export int8, measure it in TFLite Micro.
+
+Called by the search drivers (CLI worker processes, Celery worker children) as
+``evaluate_candidate(architecture_json, sparsity, context, candidate_id=...)`` and returns
+``(metrics, artifacts)``: the training report (``train.pipeline``) and the paths of the files
+written under ``context.out_dir/<id>/``. TensorFlow is imported here, in the worker, only when an
+evaluation runs. Each worker process loads its data set once and keeps it.
+
+When ``context.options["should_stop"]`` is given (the web app's cancellation), it is polled at
+every progress event of the pipeline (each epoch, each export stage) and the evaluation stops
+with :class:`EvaluationCancelled`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .local_runner import EvaluationContext
+
+ARTIFACTS = {"keras": "model.keras", "tflite": "model.tflite", "header": "model.h",
+             "report": "report.json"}
+
+
+class EvaluationCancelled(RuntimeError):
+    """The driver asked the evaluation to stop."""
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, data_dir: str | None, limit: int | None, seed: int) -> Any:
+    from search_engine.train.datasets import load_dataset
+
+    return load_dataset(name, data_dir=data_dir, limit=limit, seed=seed)
+
+
+def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
+                       context: EvaluationContext, *, candidate_id: int
+                       ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Train, prune, export and measure one candidate; see the module docstring."""
+    from search_engine.space import architecture_from_json
+    from search_engine.train.pipeline import train_and_export
+    from search_engine.train.profiles import get_profile
+
+    should_stop = context.options.get("should_stop")
+
+    def progress(event: dict) -> None:
+        if should_stop is not None and should_stop():
+            raise EvaluationCancelled(f"stopped during {event.get('stage', 'training')}")
+
+    dataset = _dataset(context.dataset, context.data_dir, context.limit, context.seed)
+    out = Path(context.out_dir) / f"{candidate_id:05d}"
+    report = train_and_export(architecture_from_json(architecture), sparsity, dataset,
+                              get_profile(context.dataset, context.profile),
+                              seed=context.seed, out_dir=out, progress=progress)
+    artifacts = {kind: str(out / name) for kind, name in ARTIFACTS.items()
+                 if (out / name).exists()}
+    return report, artifacts
