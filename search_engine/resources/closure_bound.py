@@ -148,6 +148,54 @@ class ClosureBound:
         ``done`` (a down-set not containing ``x``)."""
         return self.base0 + self.before(x, done)[0] + self.hills[x]
 
+    def bound_before(self, x: int, done: int, later: int, earlier: int = 0) -> float:
+        """Like :meth:`bound`, for schedules in which the units of bitmask ``later`` run after
+        ``x`` and those of ``earlier`` before it; infinite when no such schedule exists."""
+        exclude = self.desc[x] | 1 << x
+        mask, j = later, 0
+        while mask:
+            if mask & 1:
+                exclude |= self.desc[j] | 1 << j
+            mask >>= 1
+            j += 1
+        include = done | self.anc[x]
+        mask, j = earlier, 0
+        while mask:
+            if mask & 1:
+                include |= self.anc[j] | 1 << j
+            mask >>= 1
+            j += 1
+        if include & exclude:
+            return _INF
+        low, _ = min_closure(self.deltas, self.preds, include, exclude)
+        return self.base0 + low + self.hills[x]
+
+    def set_bound(self, xs: Sequence[int], done: int) -> float:
+        """A lower bound on the peak of every schedule starting with ``done``, from the units
+        ``xs``: whatever order they run in, each one's step comes after ``done`` and the
+        ``xs`` before it, and before the ``xs`` after it, so the peak is at least
+        ``min over orders of max over x of bound_before(x, done, xs after x, xs before x)``
+        (a DP over subsets: ``H(A)`` = best order of the units ``A`` that run last)."""
+        t = len(xs)
+        every = 0
+        for x in xs:
+            every |= 1 << x
+        h: list[float] = [-_INF] * (1 << t)
+        for a in range(1, 1 << t):
+            best = _INF
+            for i in range(t):
+                if a >> i & 1:
+                    rest = a & ~(1 << i)
+                    later = 0
+                    for k in range(t):
+                        if rest >> k & 1:
+                            later |= 1 << xs[k]
+                    earlier = every & ~later & ~(1 << xs[i])
+                    value = max(self.bound_before(xs[i], done, later, earlier), h[rest])
+                    best = min(best, value)
+            h[a] = best
+        return h[-1]
+
     def before(self, x: int, done: int) -> tuple[int, int]:
         """(smallest net change, a down-set achieving it) of the units that can run before
         ``x`` once ``done`` has run."""

@@ -45,6 +45,8 @@ from search_engine.resources.closure_bound import ClosureBound
 from search_engine.resources.schedule_problem import Problem
 
 REFINE = 3  # how many likely-bottleneck units get a state-dependent closure bound
+JOINT = 3  # how many of them get the joint (order-aware) bound at the root ...
+RELEASES = 1  # ... together with this many release units (shared inputs)
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,17 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
     lbs = [max(u.lb, c) for u, c in zip(units, closure.global_bounds, strict=True)]
     lb_global = max(lbs)
     by_lb = sorted(range(m), key=lambda u: -lbs[u])
+    releases = [u for u in range(m) if not units[u].ops]
+    top = [u for u in by_lb if units[u].ops][:JOINT] + releases[:RELEASES]
+    if len(top) > 1:  # the likely bottlenecks cannot all run at their best moment
+        lb_global = max(lb_global, int(min(closure.set_bound(top, 0), 1 << 62)))
 
     def lb_rest(done: int) -> int:
+        """Lower bound on any completion of ``done`` (every schedule is >= lb_global)."""
         for u in by_lb:
             if not done >> u & 1:
-                return lbs[u]
-        return 0
+                return lbs[u] if lbs[u] > lb_global else lb_global
+        return lb_global
 
     def greedy(phases: list[int]) -> tuple[int, list[int]]:
         """Peak and sequence of the priority-greedy schedule that runs the units of each
@@ -199,16 +206,17 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
     def refined(done: int) -> int:
         """The closure bound from state ``done`` for the few units with the largest global
         bounds still to run (the likely bottlenecks)."""
-        out = 0
-        k = 0
+        pending = []
         for u in by_lb:
-            if done >> u & 1:
-                continue
+            if not done >> u & 1 and units[u].ops:
+                pending.append(u)
+                if len(pending) == REFINE:
+                    break
+        joint = pending[:2] + [u for u in releases[:RELEASES] if not done >> u & 1]
+        out = closure.set_bound(joint, done) if joint else 0
+        for u in pending[2:]:
             out = max(out, closure.bound(u, done))
-            k += 1
-            if k == REFINE:
-                break
-        return out
+        return int(min(out, 1 << 62))
 
     # States are (finished units, last unit or -1 for "no constraint"). Entries are pushed
     # with a cheap bound and refined with state-dependent closure bounds when popped.
@@ -253,7 +261,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
             if ng >= upper:
                 continue
             key = (done | 1 << v, constraint)
-            if ng < best.get(key, 1 << 62):
+            if ng < best.get(key, 1 << 62) and ng < best.get((key[0], -1), 1 << 62):
                 rest = lb_rest(key[0])
                 f = ng if ng >= rest else rest
                 if f >= upper:
