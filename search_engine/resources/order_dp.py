@@ -13,8 +13,9 @@ Two exact accelerations:
   of a remaining op)`` (an op's inputs and output are alive while it runs, whatever the
   order), deepest first among ties, so the search runs straight to the goal whenever the peak
   is an unavoidable op.
-* Dominance (greedy) reduction: if an available op ``v`` does not increase the live bytes and
-  its step fits under ``max(bottleneck so far, global lower bound)``, only ``v`` is tried.
+* Dominance (greedy) reduction: if an available op ``v`` frees at least as many bytes as its
+  output keeps (as the last reader of its inputs) and its step fits under
+  ``max(bottleneck so far, global lower bound)``, only ``v`` is tried.
   Proof: take any completion ``A v C`` within a bound ``B`` >= that step; ``v A C`` keeps ``C``
   unchanged and every step of ``A`` sees the live set of the old step minus what ``v`` frees
   plus ``v``'s output, never more, since finishing ``v`` earlier can only free tensors sooner.
@@ -70,11 +71,11 @@ def dp_order(problem: Problem) -> tuple[int, list[int]]:
         moves = None
         for v in avail:
             cost = base + sizes[writes[v]]
-            if cost <= threshold:
-                delta = problem.step_delta(done, v)
-                if delta <= 0:
-                    moves = [(v, cost, delta)]
-                    break
+            # (what v itself frees must cover its output; the unused starting tensors that
+            # the first step frees whatever op it runs do not count)
+            if cost <= threshold and problem.step_delta(done, v, unused=False) <= 0:
+                moves = [(v, cost, problem.step_delta(done, v))]
+                break
         if moves is None:
             moves = [(v, base + sizes[writes[v]], problem.step_delta(done, v)) for v in avail]
         for v, cost, delta in moves:

@@ -85,8 +85,10 @@ class Problem:
     def live_bytes(self, done: int) -> int:
         return sum(self.sizes[t] for t in self.live(done))
 
-    def step_delta(self, done: int, op: int) -> int:
-        """Change of the live bytes when ``op`` finishes after ``done`` (``op`` not in it)."""
+    def step_delta(self, done: int, op: int, unused: bool = True) -> int:
+        """Change of the live bytes when ``op`` finishes after ``done`` (``op`` not in it).
+        ``unused=False`` leaves out the unused starting tensors that the first step frees
+        whichever op it runs (so the result is what ``op`` itself allocates and frees)."""
         after = done | (1 << op)
         delta = 0
         t = self.writes[op]
@@ -95,7 +97,7 @@ class Problem:
         for t in self.reads[op]:
             if t not in self.pinned and not (self.readers[t] & ~after):
                 delta -= self.sizes[t]
-        if done == 0:  # unread starting tensors are freed after the first step
+        if done == 0 and unused:  # unread starting tensors are freed after the first step
             for t in self.initial:
                 if not self.readers[t] and t not in self.pinned:
                     delta -= self.sizes[t]

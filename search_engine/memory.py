@@ -1,0 +1,167 @@
+"""``python -m search_engine.memory FILE``: the exact peak memory of a model, as JSON.
+
+FILE is an op-graph JSON (DESIGN.md format; ops listed in a valid order), an architecture
+JSON (recognised by its ``schema_version`` / ``blocks`` keys; needs ``--input-shape H,W,C``
+and ``--classes N``) or a ``.tflite`` model (its stored operator order is the default order).
+Loaders are chosen by file suffix from :data:`LOADERS`; other suffixes are read as JSON.
+
+Output: one JSON object with ``peak_bytes`` (the optimal order's peak), ``order``,
+``paper_peak_bytes`` (same order, graph inputs left out), ``timeline`` (one
+``{"op", "tensors", "total"}`` per step), and the same for the listed order
+(``default_peak_bytes``, ``default_paper_peak_bytes``, ``default_timeline``). With
+``--order-only`` only ``peak_bytes`` and ``order``. Malformed input: exit status 2 and one
+line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from search_engine.graph.opgraph import OpGraph, OpGraphError
+from search_engine.resources.peak_memory import default_profile, optimal_order
+
+
+class InputError(Exception):
+    """A user error: the message is printed as one line and the exit status is 2."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(
+            f"--input-shape must be H,W,C with positive integers (got {text!r})"
+        ) from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"--input-shape must be H,W,C with positive integers (got {text!r})")
+    return shape  # type: ignore[return-value]
+
+
+def _architecture_graph(obj: dict, args: argparse.Namespace) -> OpGraph:
+    if args.input_shape is None or args.classes is None:
+        raise InputError(
+            "an architecture JSON needs --input-shape H,W,C and --classes N to build its graph"
+        )
+    from search_engine.graph.builder import build_op_graph
+    from search_engine.space import architecture_from_json
+
+    try:
+        arch = architecture_from_json(obj)
+        return build_op_graph(arch, _parse_shape(args.input_shape), args.classes)
+    except ValueError as error:  # ArchitectureError is a ValueError
+        raise InputError(f"invalid architecture: {_one_line(error)}") from None
+
+
+def load_json(path: Path, args: argparse.Namespace) -> OpGraph:
+    """An op-graph JSON file, or an architecture JSON file built into its op graph."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not JSON (not UTF-8 text)") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path}: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
+    if isinstance(obj, dict) and ("schema_version" in obj or "blocks" in obj):
+        return _architecture_graph(obj, args)
+    try:
+        return OpGraph.from_json(obj)
+    except OpGraphError as error:
+        raise InputError(f"{path}: invalid op graph: {_one_line(error)}") from None
+
+
+def load_tflite(path: Path, args: argparse.Namespace) -> OpGraph:
+    """A ``.tflite`` model via ``search_engine.export.tflite_graph`` (imported lazily)."""
+    try:
+        from search_engine.export.tflite_graph import load_tflite_op_graph
+    except ImportError as error:
+        raise InputError(f".tflite support is unavailable ({_one_line(error)})") from None
+    try:
+        return load_tflite_op_graph(path)
+    except Exception as error:  # noqa: BLE001 - any parse failure is the file's problem
+        raise InputError(f"{path}: cannot read the .tflite model: {_one_line(error)}") from None
+
+
+LOADERS: dict[str, Callable[[Path, argparse.Namespace], OpGraph]] = {
+    ".json": load_json,
+    ".tflite": load_tflite,
+}
+
+
+def load_graph(path: Path, args: argparse.Namespace) -> OpGraph:
+    """The op graph of ``path``, by suffix (unknown suffixes are read as JSON)."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    loader = LOADERS.get(path.suffix.lower(), load_json)
+    return loader(path, args)
+
+
+def analyse(graph: OpGraph, order_only: bool = False) -> dict:
+    """The CLI's output object for ``graph``."""
+    try:
+        best = optimal_order(graph)
+        default = default_profile(graph)
+    except OpGraphError as error:
+        raise InputError(f"invalid op graph: {_one_line(error)}") from None
+    if order_only:
+        return {"peak_bytes": best.peak_bytes, "order": list(best.order)}
+    return {
+        "peak_bytes": best.peak_bytes,
+        "paper_peak_bytes": best.paper_peak_bytes,
+        "order": list(best.order),
+        "default_peak_bytes": default.peak_bytes,
+        "default_paper_peak_bytes": default.paper_peak_bytes,
+        "timeline": [s.to_json() for s in best.timeline],
+        "default_timeline": [s.to_json() for s in default.timeline],
+    }
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m search_engine.memory",
+        description="Exact peak memory (optimal execution order and timeline) of a model.",
+    )
+    parser.add_argument("file", metavar="FILE",
+                        help="op-graph JSON, architecture JSON or .tflite model")
+    parser.add_argument("--input-shape", metavar="H,W,C",
+                        help="input shape, for an architecture JSON")
+    parser.add_argument("--classes", type=int, metavar="N",
+                        help="number of classes, for an architecture JSON")
+    parser.add_argument("--order-only", action="store_true",
+                        help="print only peak_bytes and the optimal order")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        graph = load_graph(Path(args.file), args)
+        result = analyse(graph, args.order_only)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
