@@ -43,7 +43,7 @@ from search_engine.space import (  # noqa: E402
     SearchSpace,
 )
 
-REPEATS = 3
+REPEATS = 5
 BENCH_ARCH = Architecture(
     blocks=(
         ConvBlock((ConvLayer("full", 3, 16, 1, False, True, True),), False),
@@ -194,8 +194,10 @@ def memory(n_archs: int, seed: int) -> list[dict]:
             "estimate": estimate_tflm_overhead(graph, activation_peak=predicted),
         })
         keras.backend.clear_session(free_memory=len(rows) % 10 == 0)
+        r = rows[-1]
         print(f"  {len(rows):3d}: {len(graph.ops):3d} ops, predicted {predicted:8d} B, "
-              f"arena {arena:8d} B, ratio {arena / predicted:6.3f}", flush=True)
+              f"arena {arena:8d} B, ratio {arena / predicted:6.3f}, overhead {r['overhead']:6d} "
+              f"B (estimate {r['estimate']:6d} B)", flush=True)
     return rows
 
 
@@ -245,6 +247,8 @@ def main() -> int:
     print(f"overhead bytes         : {summary([float(r['overhead']) for r in mem])}")
     print(f"overhead estimate - measured overhead (bytes): "
           f"{summary([float(r['estimate'] - r['overhead']) for r in mem])}")
+    under = [r for r in mem if r["estimate"] < r["overhead"]]
+    print(f"architectures whose overhead the estimate falls short of: {len(under)} of {len(mem)}")
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     return 0
 

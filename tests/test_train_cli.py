@@ -60,6 +60,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, arch_file, capsys):
     missing = run_bad(capsys, "--arch", str(arch_file), "--dataset", "mnist", "--data-dir",
                       str(tmp_path), "--out", out)
     assert "mnist" in missing
+    assert "npz" in run_bad(capsys, "--arch", str(arch_file), "--dataset", "npz", "--out", out)
+    assert "not found" in run_bad(capsys, "--arch", str(arch_file), "--dataset", "npz",
+                                  "--path", str(tmp_path / "none.npz"), "--out", out)
     afile = tmp_path / "file"
     afile.write_text("")
     assert "not a folder" in run_bad(capsys, "--arch", str(arch_file), "--out", str(afile))

@@ -43,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=arguments.seed, default=0, help="random seed (default 0)")
     parser.add_argument("--data-dir", default=None, metavar="D",
                         help="folder holding one sub-folder per data set")
+    parser.add_argument("--path", default=None, metavar="FILE",
+                        help="the data file of an upload data set (npz, image-folder), or the "
+                        "exact folder of a folder data set")
     parser.add_argument("--limit", default=None, metavar="N",
                         help="at most N samples per split (quick experiments)")
     parser.add_argument("--epochs", default=None, metavar="N",
@@ -138,12 +141,13 @@ def run(args: argparse.Namespace) -> int:
         from search_engine.space import ArchitectureError, SearchSpace
         from search_engine.train.datasets import load_dataset
 
+        options = {} if args.path is None else {"path": args.path}
         try:
             dataset = load_dataset(
                 args.dataset, data_dir=args.data_dir, binary=args.binary, seed=args.seed,
-                limit=limit,
+                limit=limit, **options,
             )
-        except DatasetError as exc:
+        except (DatasetError, OSError) as exc:
             raise _BadInput(str(exc)) from exc
         try:
             SearchSpace(tuple(dataset.input_shape), dataset.num_classes).validate(arch)

@@ -102,6 +102,7 @@ def train_and_export(
     from search_engine.train.trainer import (
         TrainingError,
         accuracy,
+        predict_logits,
         preprocess,
         train_candidate,
     )
@@ -131,7 +132,7 @@ def train_and_export(
         diff = float(np.max(np.abs(a - b))) if len(probe) else 0.0
         if diff > MATERIALISE_TOLERANCE * max(1.0, float(np.max(np.abs(a)))):
             raise PipelineError("materialise", f"pruned model differs by {diff:.3g}")
-        float_logits = small.predict(x_test, batch_size=512, verbose=0)
+        float_logits = predict_logits(small, x_test)
         val_accuracy = accuracy(small, x_val, dataset.y_val)
         test_accuracy = (
             float(np.mean(np.argmax(float_logits, -1) == dataset.y_test))

@@ -22,8 +22,9 @@
 
 Determinism: ``keras.utils.set_random_seed(seed)`` seeds Python, NumPy and TensorFlow (initial
 weights, dropout), so a run is a function of (architecture, sparsity, data set, profile, seed).
-On CPU, repeated runs in a fresh process give identical weights (tested); GPU kernels may
-differ in the last bits.
+On CPU, two runs with the same inputs give identical weights (tested in one process; two CLI
+runs in fresh processes wrote identical ``.tflite`` files); GPU kernels may differ in the last
+bits.
 """
 
 from __future__ import annotations
@@ -194,11 +195,22 @@ def compile_model(model: Any, profile: Any, steps: int) -> None:
     )
 
 
+def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Logits of ``model`` on ``x``, in inference mode, by eager batched calls (no
+    ``predict``: a traced function per model would be retraced for every candidate)."""
+    if len(x) == 0:
+        return np.zeros((0, *model.output.shape[1:]), dtype=np.float32)
+    return np.concatenate([
+        np.asarray(model(x[i : i + batch_size], training=False))
+        for i in range(0, len(x), batch_size)
+    ])
+
+
 def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
     """Top-1 accuracy of a logits model (NaN for an empty split)."""
     if len(y) == 0:
         return float("nan")
-    logits = model.predict(x, batch_size=batch_size, verbose=0)
+    logits = predict_logits(model, x, batch_size)
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
 
 
