@@ -79,18 +79,20 @@ def test_stages_run_contiguously_in_every_order():
         for k, ops in enumerate(split_stages(problem)):
             for v in ops:
                 stage_of[v] = k
-        # every valid order visits the stages in sequence
-        def rec(done, last_stage):
-            if done == (1 << problem.n) - 1:
-                return
-            for v in range(problem.n):
-                if not done >> v & 1 and not problem.preds[v] & ~done:
-                    assert stage_of[v] >= last_stage
-                    if stage_of[v] > last_stage:  # previous stage complete
-                        assert all(done >> u & 1 for u in stage_of if stage_of[u] < stage_of[v])
-                    rec(done | 1 << v, stage_of[v])
+        assert_stages_in_sequence(problem, stage_of, 0, 0)
 
-        rec(0, 0)
+
+def assert_stages_in_sequence(problem, stage_of, done, last_stage):
+    """Walk every valid order: stage numbers never decrease, and a stage starts only once all
+    earlier stages are complete."""
+    if done == (1 << problem.n) - 1:
+        return
+    for v in range(problem.n):
+        if not done >> v & 1 and not problem.preds[v] & ~done:
+            assert stage_of[v] >= last_stage
+            if stage_of[v] > last_stage:
+                assert all(done >> u & 1 for u in stage_of if stage_of[u] < stage_of[v])
+            assert_stages_in_sequence(problem, stage_of, done | 1 << v, stage_of[v])
 
 
 def test_closure_bounds_are_lower_bounds():
