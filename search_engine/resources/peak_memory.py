@@ -10,8 +10,8 @@ peak with the graph inputs left out of every step, as the paper (and its code) r
 * :func:`optimal_order`: the minimum peak over all valid orders, exactly, with an order that
   achieves it. The graph is split into stages that every order runs in sequence
   (:func:`~schedule_problem.split_stages`); each stage is solved by the hill-valley unit search
-  (:mod:`order_units`), or by the general subset DP (:mod:`order_dp`) where the job model does
-  not apply. See ``docs/peak-memory.md``.
+  (:mod:`order_units`), or by the general subset DP (:mod:`order_dp`) where the stage is small
+  or the job model does not apply. See ``docs/peak-memory.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from search_engine.resources.order_units import units_order
 from search_engine.resources.schedule_problem import compile_graph, split_stages, subproblem
 
 METHODS = ("auto", "dp", "brute")
+SMALL_STAGE = 10  # stages of at most this many ops go straight to the subset DP
 
 
 class OrderError(ValueError):
@@ -104,6 +105,10 @@ def evaluate_order(graph: OpGraph, order: Sequence[str]) -> MemoryProfile:
     :class:`OrderError` unless ``order`` lists every op exactly once, producers first.
     """
     validate_op_graph(graph)
+    return _evaluate(graph, order)
+
+
+def _evaluate(graph: OpGraph, order: Sequence[str]) -> MemoryProfile:
     _check_order(graph, order)
     by_name = {op.name: op for op in graph.ops}
     readers: dict[str, set[str]] = {}
@@ -164,7 +169,8 @@ def optimal_order(graph: OpGraph, method: str = "auto") -> MemoryProfile:
                 local = [0]
             else:
                 sub = subproblem(problem, ops, done)
-                found = units_order(sub)
+                # small stages: the subset DP is exact and has no set-up cost
+                found = units_order(sub) if len(ops) > SMALL_STAGE else None
                 stage_peak, local = found if found is not None else dp_order(sub)
             peak = max(peak, stage_peak)
             order.extend(ops[i] for i in local)
@@ -178,7 +184,7 @@ def optimal_order(graph: OpGraph, method: str = "auto") -> MemoryProfile:
         peak, order, _ = enumerate_problem(problem)
     else:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    profile = evaluate_order(graph, [problem.op_names[i] for i in order])
+    profile = _evaluate(graph, [problem.op_names[i] for i in order])
     if profile.peak_bytes != peak:  # the solvers and the timeline must agree
         raise AssertionError(
             f"internal error: {method} search claims {peak} B, its order has {profile.peak_bytes} B"
