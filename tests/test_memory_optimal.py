@@ -160,3 +160,16 @@ def small_dag(draw):
 @given(small_dag())
 def test_hypothesis_dags(g):
     check_all_methods(g)
+
+
+def test_huge_sizes_stay_exact():
+    # Sizes beyond float precision: bounds and searches use exact integers.
+    rng = random.Random(8)
+    for _ in range(40):
+        g = random_fork_join(rng, max_branches=3, max_len=3)
+        if len(g.ops) > 10:
+            continue
+        scale = 2**60 + 1
+        huge = OpGraph(tensors={t: b * scale + (b % 3) for t, b in g.tensors.items()},
+                       inputs=g.inputs, outputs=g.outputs, ops=g.ops)
+        check_all_methods(huge)

@@ -17,13 +17,13 @@ _INF = float("inf")
 
 
 def _max_flow(
-    n: int, edges: list[tuple[int, int, float]], s: int, t: int
-) -> tuple[float, list[int]]:
+    n: int, edges: list[tuple[int, int, int]], s: int, t: int
+) -> tuple[int, list[int]]:
     """Dinic's algorithm (iterative), for the small graphs used here: (flow, BFS levels of the
     last phase, non-negative exactly on the source side of a minimum cut)."""
     head: list[list[int]] = [[] for _ in range(n)]
     to: list[int] = []
-    cap: list[float] = []
+    cap: list[int] = []
     for u, v, c in edges:
         head[u].append(len(to))
         to.append(v)
@@ -31,7 +31,7 @@ def _max_flow(
         head[v].append(len(to))
         to.append(u)
         cap.append(0)
-    flow = 0.0
+    flow = 0
     while True:
         level = [-1] * n
         level[s] = 0
@@ -83,7 +83,8 @@ def min_closure(
     ``exclude`` must be closed under successors."""
     m = len(weights)
     s, t = m, m + 1
-    edges: list[tuple[int, int, float]] = []
+    edges: list[tuple[int, int, int]] = []
+    big = 1 + sum(abs(w) for w in weights)  # "infinite" capacity, exact in integers
     # Choose D minimising sum(w): equivalently maximise sum(-w) over closures (a max-weight
     # closure: source -> y for gains, y -> sink for losses, y -> pred infinite).
     for y in range(m):
@@ -99,9 +100,9 @@ def min_closure(
         while mask:
             if mask & 1:
                 if exclude >> j & 1:  # y needs an excluded unit: y cannot be in D
-                    edges.append((y, t, _INF))
+                    edges.append((y, t, big))
                 elif not include >> j & 1:
-                    edges.append((y, j, _INF))
+                    edges.append((y, j, big))
             mask >>= 1
             j += 1
     _, level = _max_flow(m + 2, edges, s, t)

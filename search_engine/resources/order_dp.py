@@ -30,6 +30,8 @@ import heapq
 
 from search_engine.resources.schedule_problem import Problem
 
+_UNSET = float("inf")
+
 
 def dp_order(problem: Problem) -> tuple[int, list[int]]:
     """(minimum peak bytes, an order of op indices achieving it) for ``problem``."""
@@ -81,7 +83,7 @@ def dp_order(problem: Problem) -> tuple[int, list[int]]:
         for v, cost, delta in moves:
             nxt = done | 1 << v
             ng = g if g >= cost else cost
-            if ng < best.get(nxt, 1 << 62):
+            if ng < best.get(nxt, _UNSET):
                 best[nxt] = ng
                 live[nxt] = base + delta
                 parent[nxt] = (done, v)

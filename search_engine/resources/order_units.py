@@ -49,6 +49,14 @@ JOINT = 3  # how many of them get the joint (order-aware) bound at the root ...
 RELEASES = 1  # ... together with this many release units (shared inputs)
 
 
+_UNSET = float("inf")
+
+
+def _finite(bound: float) -> int:
+    """A bound as an int (an infinite bound, from an impossible order, bounds nothing)."""
+    return 0 if bound == _UNSET else int(bound)
+
+
 @dataclass(frozen=True)
 class Unit:
     """A job or a merged segment of jobs: ``ops`` (op indices; empty for a release)."""
@@ -167,7 +175,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
     releases = [u for u in range(m) if not units[u].ops]
     top = [u for u in by_lb if units[u].ops][:JOINT] + releases[:RELEASES]
     if len(top) > 1:  # the likely bottlenecks cannot all run at their best moment
-        lb_global = max(lb_global, int(min(closure.set_bound(top, 0), 1 << 62)))
+        lb_global = max(lb_global, _finite(closure.set_bound(top, 0)))
 
     def lb_rest(done: int) -> int:
         """Lower bound on any completion of ``done`` (every schedule is >= lb_global)."""
@@ -216,7 +224,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
         out = closure.set_bound(joint, done) if joint else 0
         for u in pending[2:]:
             out = max(out, closure.bound(u, done))
-        return int(min(out, 1 << 62))
+        return _finite(out)
 
     # States are (finished units, last unit or -1 for "no constraint"). Entries are pushed
     # with a cheap bound and refined with state-dependent closure bounds when popped.
@@ -261,7 +269,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
             if ng >= upper:
                 continue
             key = (done | 1 << v, constraint)
-            if ng < best.get(key, 1 << 62) and ng < best.get((key[0], -1), 1 << 62):
+            if ng < best.get(key, _UNSET) and ng < best.get((key[0], -1), _UNSET):
                 rest = lb_rest(key[0])
                 f = ng if ng >= rest else rest
                 if f >= upper:
