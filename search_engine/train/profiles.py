@@ -2,8 +2,12 @@
 rate steps, epochs, batch size, pruning schedule, dropout), as data.
 
 `paper`: Table 4 of the μNAS paper (Liberis et al., EuroMLSys 2021, Appendix A.2) as written.
-`quick`: the same settings squeezed into 4 epochs (learning-rate steps scaled, pruning between
-epochs 1 and 3), for demos and tests.
+`quick`: for demos and tests, a few epochs that still learn: the paper's optimiser family and
+weight decay with a larger learning rate (SGDW 0.05 with momentum 0.9, AdamW 0.002) dropped
+tenfold for the last quarter, batch 32 (digits) or 64, 8 epochs on digits and 3 elsewhere,
+pruning over the middle epochs, no augmentation (it only slows convergence in so few epochs;
+normalisation stays). Measured on digits: 0.80-0.88 validation accuracy for random
+architectures in 1-5 s each, where the paper's settings squeezed into 4 epochs reached 0.14.
 
 Epoch numbers are 0-based epoch indices: `(35, 0.005)` in `lr_schedule` means epochs 35, 36, ...
 use 0.005. Pruning raises the sparsity gradually from 0 at epoch `start_epoch` to the target at
@@ -19,8 +23,11 @@ from .augment import AugmentConfig
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
-QUICK_EPOCHS = 4
-QUICK_PRUNING = (1, 3)
+QUICK_EPOCHS = {"digits": 8}  # others: QUICK_DEFAULT_EPOCHS
+QUICK_DEFAULT_EPOCHS = 3
+QUICK_BATCH = {"digits": 32}  # others: QUICK_DEFAULT_BATCH
+QUICK_DEFAULT_BATCH = 64
+QUICK_LR = {"sgdw": 0.05, "adamw": 0.002}
 
 
 class ProfileError(ValueError):
@@ -129,8 +136,9 @@ PAPER_PROFILES: dict[str, TrainingProfile] = {
         replace(
             _MNIST,
             dataset="digits",
-            augmentation=replace(_MNIST_AUG, horizontal_flip=False),
-            source="Table 4, MNIST without the L/R flip (flipped digits change meaning)",
+            augmentation=replace(_MNIST_AUG, horizontal_flip=False, shift_pixels=(1, 1)),
+            source="Table 4, MNIST without the L/R flip (flipped digits change meaning) and "
+            "with a 1-pixel shift (MNIST's 2 of 28 pixels scaled to the 8x8 images)",
         ),
         TrainingProfile(
             name="paper",
@@ -187,19 +195,19 @@ PAPER_PROFILES: dict[str, TrainingProfile] = {
 
 
 def quick_profile(paper: TrainingProfile) -> TrainingProfile:
-    """The paper profile squeezed into QUICK_EPOCHS epochs."""
-    steps: dict[int, float] = {}
-    for epoch, lr in paper.lr_schedule:
-        steps[min(QUICK_EPOCHS - 1, round(epoch * QUICK_EPOCHS / paper.epochs))] = lr
+    """The quick variant of a paper profile (see the module docstring)."""
+    epochs = QUICK_EPOCHS.get(paper.dataset, QUICK_DEFAULT_EPOCHS)
+    lr = QUICK_LR[paper.optimizer.kind]
+    drop = max(1, (3 * epochs) // 4)
     return replace(
         paper,
         name="quick",
-        lr_schedule=tuple(sorted(steps.items())),
-        epochs=QUICK_EPOCHS,
-        pruning=replace(
-            paper.pruning, start_epoch=QUICK_PRUNING[0], end_epoch=QUICK_PRUNING[1]
-        ),
-        source=f"{paper.source}; squeezed into {QUICK_EPOCHS} epochs",
+        augmentation=AugmentConfig(normalization=paper.augmentation.normalization),
+        lr_schedule=((0, lr), (drop, lr / 10)),
+        epochs=epochs,
+        batch_size=QUICK_BATCH.get(paper.dataset, QUICK_DEFAULT_BATCH),
+        pruning=replace(paper.pruning, start_epoch=max(1, epochs // 4), end_epoch=drop),
+        source=f"{paper.source}; quick: {epochs} epochs, lr {lr}, no augmentation",
     )
 
 
