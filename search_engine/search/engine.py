@@ -251,9 +251,13 @@ class Search:
         self.state.hypervolume.append((self.evaluated, self._hypervolume(done)))
 
     def _hypervolume(self, done: list[CandidateRecord]) -> float:
-        bounds = self.config.bounds.active()
-        reference = {"error": bounds.get("error", 1.0)}
-        reference.update({k: v for k, v in bounds.items() if k != "error"})
+        """Hypervolume of the feasible candidates inside the box the device allows: error up
+        to 1, SRAM, Flash and (when limited) MACs up to the hard limits."""
+        limits = self.config.limits
+        reference = {"error": 1.0, "sram_bytes": limits.sram_bytes,
+                     "flash_bytes": limits.flash_bytes}
+        if limits.macs is not None:
+            reference["macs"] = limits.macs
         names = [k for k in OBJECTIVES if k in reference]
         points = [tuple(c.objectives[k] for k in names) for c in done if c.feasible]
         return hypervolume(points, [reference[k] for k in names])
