@@ -94,7 +94,10 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("UNAS_CHANNEL_PREFIX", "asgi")},
+        # channels_redis waits 5 s per BZPOPMIN; redis-py 8 also times reads out after 5 s by
+        # default, which kills an idle consumer: give reads more time than the wait.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": env_str("UNAS_CHANNEL_PREFIX", "asgi")},
     }
 }
 
@@ -156,3 +159,13 @@ UNAS_UPLOAD_MAX_BYTES = int(env_str("UNAS_UPLOAD_MAX_BYTES", str(256 * 1024 * 10
 UNAS_UPLOAD_QUOTA_BYTES = int(env_str("UNAS_UPLOAD_QUOTA_BYTES", str(1024 * 1024 * 1024)))
 UNAS_SIGNUP_OPEN = env_bool("UNAS_SIGNUP_OPEN", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spill to a temporary file
+
+# --- Pages (frontend/) ---------------------------------------------------------------------------
+LOGIN_URL = "/signin/"
+LOGIN_REDIRECT_URL = "/projects/"
+# plotly.min.js comes from the installed plotly package (frontend/finders.py), not from git.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "frontend.finders.PlotlyFinder",
+]

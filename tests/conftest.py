@@ -40,7 +40,8 @@ def web_env(settings, tmp_path):
     prefix = f"unastest{token}"
     settings.CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": prefix}}}
+        "CONFIG": {"hosts": [{"address": settings.REDIS_URL, "socket_timeout": 30}],
+                   "prefix": prefix}}}
     queue = f"unas-test-{token}"
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue

@@ -206,3 +206,23 @@ def test_a_running_search_streams_its_candidates(web_env, owner):
     finished = [e for e in received if e["type"] == "candidate.finished"]
     assert all("val_accuracy" in e["data"]["metrics"] for e in finished)
     assert max(len(json.dumps(e)) for e in received) < 64 * 1024
+
+
+def test_an_idle_socket_stays_alive(web_env, owner):
+    """channels_redis polls with a 5 s BZPOPMIN; the Redis client must not time out first
+    (redis-py 8's default 5 s read timeout killed idle consumers)."""
+    search = make_search(owner)
+    cookie = session_cookie(owner)
+
+    async def scenario():
+        ws = communicator(search.pk, cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)  # hello
+        await asyncio.sleep(6.5)
+        assert not ws.future.done(), ws.future.exception()
+        await database_sync_to_async(handlers.pause_search)(search)
+        event = await ws.receive_json_from(timeout=TIMEOUT)
+        await ws.disconnect()
+        return event
+
+    assert asyncio.run(scenario())["data"]["state"] == "paused"
