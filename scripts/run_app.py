@@ -1,6 +1,8 @@
-"""Start the app for local use: one Celery worker and the Daphne web server on 127.0.0.1:8000.
+"""Start the app for local use: one Celery worker, Celery beat (the periodic reaper that
+re-queues work lost with a dead worker or a restarted broker) and the Daphne web server on
+127.0.0.1:8000.
 
-Both stop together on Ctrl-C. Used by ``make run`` after migrations.
+All stop together on Ctrl-C. Used by ``make run`` after migrations.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ def main() -> int:
          "--concurrency=1", "--pool=prefork"],
         cwd=ROOT, env=env,
     )
+    run_dir = ROOT / ".run"
+    run_dir.mkdir(exist_ok=True)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "nasweb", "beat", "--loglevel=INFO",
+         "--schedule", str(run_dir / "celerybeat-schedule")],
+        cwd=ROOT, env=env,
+    )
     web = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", host, "-p", port, "nasweb.asgi:application"],
         cwd=ROOT, env=env,
@@ -33,10 +42,10 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in (web, worker):
+        for proc in (web, beat, worker):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in (web, worker):
+        for proc in (web, beat, worker):
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
