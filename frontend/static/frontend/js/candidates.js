@@ -1,0 +1,72 @@
+// Candidates as the pages keep them: one flat record per candidate, built from API rows
+// (candidate list/detail) or from websocket event summaries, which carry the same values.
+
+const METRICS = ["val_accuracy", "test_accuracy", "test_accuracy_int8", "params", "model_size_bytes",
+  "tflite_bytes", "macs", "peak_memory_bytes", "tflm_arena_bytes", "evaluation_seconds"];
+
+export function fromRow(row) {
+  const record = {
+    index: row.index, state: row.state, sparsity: row.sparsity, parent: row.parent,
+    morphism: row.morphism, pareto: !!row.pareto, feasible: !!row.feasible,
+    error_message: row.error_message || "",
+    error: row.error ?? row.objectives?.error ?? null,
+    sram_bytes: row.sram_bytes ?? row.objectives?.sram_bytes ?? null,
+    flash_bytes: row.flash_bytes ?? row.objectives?.flash_bytes ?? null,
+    agreement_int8: row.metrics?.agreement_int8 ?? null,
+    predicted_sram_bytes: row.predicted_sram_bytes ?? null,
+    predicted_flash_bytes: row.predicted_flash_bytes ?? null,
+  };
+  for (const key of METRICS) record[key] = row[key] ?? row.metrics?.[key] ?? null;
+  if (record.macs == null) record.macs = row.objectives?.macs ?? null;
+  return record;
+}
+
+// An event's summary merged into what we had (events omit predicted_* figures).
+export function fromEvent(data, previous) {
+  const record = fromRow(data);
+  if (previous) {
+    for (const [key, value] of Object.entries(previous)) {
+      if (record[key] == null && value != null && key.startsWith("predicted_")) record[key] = value;
+    }
+  }
+  return record;
+}
+
+export function isTrained(c) {
+  return c.state === "done" && c.error != null;
+}
+
+// Sort and filter for the table (pure: used by the table and by tests).
+export const COLUMNS = [
+  { key: "index", label: "#", num: true, title: "Candidate number" },
+  { key: "state", label: "State" },
+  { key: "error", label: "Error", num: true, title: "Validation error: 1 − validation accuracy" },
+  { key: "test_accuracy_int8", label: "int8 acc.", num: true, title: "Test accuracy of the int8 model in TFLite Micro" },
+  { key: "sram_bytes", label: "SRAM", num: true, title: "Measured TFLite Micro arena (KiB)" },
+  { key: "flash_bytes", label: "Flash", num: true, title: ".tflite size (KiB)" },
+  { key: "macs", label: "MACs", num: true, title: "Multiply-accumulates per inference" },
+  { key: "params", label: "Params", num: true, title: "Parameters after pruning" },
+  { key: "sparsity", label: "Sparsity", num: true, title: "Share of channels pruned" },
+  { key: "pareto", label: "Pareto", title: "On the Pareto front" },
+  { key: "feasible", label: "Fits", title: "Within your hard limits" },
+];
+
+export function compareBy(key, direction) {
+  const sign = direction === "descending" ? -1 : 1;
+  return (a, b) => {
+    const x = a[key];
+    const y = b[key];
+    if (x == null && y == null) return a.index - b.index;
+    if (x == null) return 1; // missing values last, whatever the direction
+    if (y == null) return -1;
+    if (x < y) return -sign;
+    if (x > y) return sign;
+    return a.index - b.index;
+  };
+}
+
+export function view(records, { state = "", feasible = false, pareto = false, key = "index", direction = "ascending" } = {}) {
+  return records
+    .filter((c) => (!state || c.state === state) && (!feasible || c.feasible) && (!pareto || c.pareto))
+    .sort(compareBy(key, direction));
+}
