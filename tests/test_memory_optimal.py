@@ -173,3 +173,36 @@ def test_huge_sizes_stay_exact():
         huge = OpGraph(tensors={t: b * scale + (b % 3) for t, b in g.tensors.items()},
                        inputs=g.inputs, outputs=g.outputs, ops=g.ops)
         check_all_methods(huge)
+
+
+def test_forest_closure_matches_max_flow():
+    # The linear-time closure (in-forest plus release sinks) against the min-cut solver.
+    from search_engine.resources.closure_bound import min_closure
+
+    rng = random.Random(2)
+    checked = 0
+    for i in range(400):
+        g = random_fork_join(rng, max_branches=rng.randint(1, 6), max_len=4,
+                             n_stages=rng.randint(1, 2)) if i % 2 else random_dag(rng, 10)
+        built = build_units(compile_graph(g))
+        if built is None:
+            continue
+        units, preds, base0 = built
+        bound = ClosureBound([u.h for u in units], [u.d for u in units], preds, base0)
+        if bound.fast is None:
+            continue
+        m = len(units)
+        for x in range(m):
+            done = 0
+            for y in rng.sample(range(m), m):
+                if (y != x and not bound.desc[x] >> y & 1 and not preds[y] & ~done
+                        and rng.random() < 0.4):
+                    done |= 1 << y
+            include, exclude = done | bound.anc[x], bound.desc[x] | 1 << x
+            value, members = bound.fast.solve(include, exclude)
+            assert value == min_closure(bound.deltas, preds, include, exclude)[0]
+            assert members & include == include and not members & exclude
+            assert all(not members >> y & 1 or not preds[y] & ~members for y in range(m))
+            assert value == sum(bound.deltas[y] for y in range(m) if members >> y & 1)
+            checked += 1
+    assert checked > 1000

@@ -113,6 +113,125 @@ def min_closure(
     return int(sum(weights[y] for y in range(m) if chosen >> y & 1)), chosen
 
 
+class _ForestClosure:
+    """Minimum-weight closure in linear time when the units form an in-forest (every unit has
+    at most one successor) apart from a few sinks with several predecessors (the releases of
+    shared tensors): one tree DP per choice of which of those sinks are in the closure."""
+
+    def __init__(self, weights: Sequence[int], preds: Sequence[int], sinks: list[int],
+                 anc: list[int]) -> None:
+        self.weights, self.sinks, self.anc = weights, sinks, anc
+        sink_mask = 0
+        for r in sinks:
+            sink_mask |= 1 << r
+        m = len(weights)
+        self.children: list[list[int]] = [
+            [j for j in range(m) if preds[y] >> j & 1] for y in range(m)
+        ]
+        forest = [y for y in range(m) if not sink_mask >> y & 1]
+        has_parent = 0
+        for y in forest:
+            for c in self.children[y]:
+                has_parent |= 1 << c
+        self.roots = [y for y in forest if not has_parent >> y & 1]
+        order = [y for y in _topological(preds) if not sink_mask >> y & 1]
+        subtree_sum = [0] * m
+        self.subtree_mask = [0] * m
+        for y in order:
+            subtree_sum[y] = weights[y] + sum(subtree_sum[c] for c in self.children[y])
+            mask = 1 << y
+            for c in self.children[y]:
+                mask |= self.subtree_mask[c]
+            self.subtree_mask[y] = mask
+        self.plan = [(y, tuple(self.children[y]), subtree_sum[y]) for y in order]
+        self.best_buf = [0] * m
+
+    def solve(self, include: int, exclude: int, want_set: bool = True
+              ) -> tuple[int, int] | None:
+        """(minimum, a minimising set or 0 unless ``want_set``), or None if no closure
+        satisfies the constraints."""
+        best_value: int | None = None
+        best_set = 0
+        for choice in range(1 << len(self.sinks)):
+            forced = include
+            chosen = 0
+            ok = True
+            for i, r in enumerate(self.sinks):
+                inside = bool(choice >> i & 1)
+                if inside != bool(include >> r & 1) and (include >> r & 1 or exclude >> r & 1):
+                    ok = False  # a forced sink decides its own membership
+                    break
+                if inside:
+                    forced |= self.anc[r]
+                    chosen |= 1 << r
+            if not ok or forced & exclude:
+                continue
+            value, take = self._forest(forced, exclude)
+            value += sum(self.weights[r] for r in self.sinks if chosen >> r & 1)
+            if best_value is None or value < best_value:
+                best_value = value
+                best_set = (self._members(take) | chosen | include) if want_set else 0
+        return None if best_value is None else (best_value, best_set)
+
+    def _forest(self, forced: int, exclude: int) -> tuple[int, int]:
+        """Tree DP, children first. A unit outside ``exclude`` that is in the closure brings
+        its whole subtree (all its predecessors), worth ``subtree_sum``; ``exclude`` is
+        closed under successors, so such a subtree never meets it."""
+        best = self.best_buf
+        take = 0
+        for y, kids, subtree in self.plan:
+            out = 0
+            for c in kids:
+                out += best[c]
+            if exclude >> y & 1:
+                best[y] = out
+            elif forced >> y & 1 or subtree < out:
+                best[y] = subtree
+                take |= 1 << y
+            else:
+                best[y] = out
+        return sum(best[r] for r in self.roots), take
+
+    def _members(self, take: int) -> int:
+        members = 0
+        stack = list(self.roots)
+        while stack:
+            y = stack.pop()
+            if take >> y & 1:
+                members |= self.subtree_mask[y]
+            else:
+                stack.extend(self.children[y])
+        return members
+
+
+def _forest_closure(
+    weights: Sequence[int], preds: Sequence[int], anc: list[int]
+) -> _ForestClosure | None:
+    """The linear-time solver when the unit graph allows it (at most 3 special sinks)."""
+    m = len(weights)
+    succs = [0] * m
+    for y in range(m):
+        mask, j = preds[y], 0
+        while mask:
+            if mask & 1:
+                succs[j] |= 1 << y
+            mask >>= 1
+            j += 1
+    # sinks whose predecessors also feed something else are the special ones
+    sinks = [y for y in range(m) if not succs[y] and any(
+        succs[j] != 1 << y for j in range(m) if preds[y] >> j & 1)]
+    if len(sinks) > 3:
+        return None
+    sink_mask = sum(1 << r for r in sinks)
+    for y in range(m):
+        if sink_mask >> y & 1:
+            continue
+        rest = succs[y] & ~sink_mask
+        if rest & (rest - 1):
+            return None  # two successors inside the forest part
+    return _ForestClosure(weights, preds, sinks, anc)
+
+
 class ClosureBound:
     """Lower bounds on the step of each unit, globally and from a state (finished units)."""
 
@@ -142,12 +261,23 @@ class ClosureBound:
                 mask >>= 1
                 j += 1
         self.anc, self.desc = anc, desc
+        self.fast = _forest_closure(deltas, preds, anc)
         self.global_bounds = [self.bound(x, 0) for x in range(m)]
+
+    def closure(self, include: int, exclude: int, want_set: bool = True) -> tuple[int, int]:
+        """Minimum-weight closure (value, set) with ``include`` inside and ``exclude``
+        outside (:func:`min_closure`, or the linear-time forest DP where it applies)."""
+        if self.fast is not None:
+            found = self.fast.solve(include, exclude, want_set)
+            if found is not None:
+                return found
+        return min_closure(self.deltas, self.preds, include, exclude)
 
     def bound(self, x: int, done: int) -> int:
         """A lower bound on unit ``x``'s step in every schedule that starts with the units in
         ``done`` (a down-set not containing ``x``)."""
-        return self.base0 + self.before(x, done)[0] + self.hills[x]
+        low, _ = self.closure(done | self.anc[x], self.desc[x] | 1 << x, want_set=False)
+        return self.base0 + low + self.hills[x]
 
     def bound_before(self, x: int, done: int, later: int, earlier: int = 0) -> float:
         """Like :meth:`bound`, for schedules in which the units of bitmask ``later`` run after
@@ -168,7 +298,7 @@ class ClosureBound:
             j += 1
         if include & exclude:
             return _INF
-        low, _ = min_closure(self.deltas, self.preds, include, exclude)
+        low, _ = self.closure(include, exclude, want_set=False)
         return self.base0 + low + self.hills[x]
 
     def set_bound(self, xs: Sequence[int], done: int) -> float:
@@ -200,7 +330,7 @@ class ClosureBound:
     def before(self, x: int, done: int) -> tuple[int, int]:
         """(smallest net change, a down-set achieving it) of the units that can run before
         ``x`` once ``done`` has run."""
-        return min_closure(self.deltas, self.preds, done | self.anc[x], self.desc[x] | 1 << x)
+        return self.closure(done | self.anc[x], self.desc[x] | 1 << x)
 
 
 def closure_lower_bounds(

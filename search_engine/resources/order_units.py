@@ -46,6 +46,9 @@ from search_engine.resources.schedule_problem import Problem
 
 REFINE = 3  # how many likely-bottleneck units get a state-dependent closure bound
 JOINT = 3  # how many of them get the joint (order-aware) bound at the root ...
+SEARCH_JOINT = 3  # ... and from each state of the search
+JOINT_MAX = 5  # ... and at the root, growing from JOINT when a first search is not enough
+FIRST_BUDGET = 60  # pops of that first search
 RELEASES = 1  # ... together with this many release units (shared inputs)
 
 
@@ -173,9 +176,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
     lb_global = max(lbs)
     by_lb = sorted(range(m), key=lambda u: -lbs[u])
     releases = [u for u in range(m) if not units[u].ops]
-    top = [u for u in by_lb if units[u].ops][:JOINT] + releases[:RELEASES]
-    if len(top) > 1:  # the likely bottlenecks cannot all run at their best moment
-        lb_global = max(lb_global, _finite(closure.set_bound(top, 0)))
+    heavy = [u for u in by_lb if units[u].ops]
 
     def lb_rest(done: int) -> int:
         """Lower bound on any completion of ``done`` (every schedule is >= lb_global)."""
@@ -198,14 +199,38 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
                 seq.append(u)
         return peak, seq
 
-    # Upper bounds: the priority-greedy schedule, and for the likely bottleneck units ``x``
-    # the schedule that first runs the down-set minimising the memory before ``x``.
+    def aimed(target: int) -> tuple[int, list[int]]:
+        """Priority-greedy among the units whose step fits under ``target``; the cheapest
+        step when none fits."""
+        done, base, peak, seq = 0, base0, 0, []
+        while done != full:
+            avail = [v for v in range(m) if not done >> v & 1 and not pred_masks[v] & ~done]
+            fitting = [v for v in avail if base + hs[v] <= target]
+            u = (min(fitting, key=rank.__getitem__) if fitting
+                 else min(avail, key=lambda v: (hs[v], rank[v])))
+            peak = max(peak, base + hs[u])
+            base += ds[u]
+            done |= 1 << u
+            seq.append(u)
+        return peak, seq
+
+    # Upper bounds: the priority-greedy schedule, the greedy aimed at the lower bound, and for
+    # the likely bottleneck units ``x`` the schedule that first runs the down-set minimising
+    # the memory before ``x``. Lower bound: the joint bound over more and more of the likely
+    # bottlenecks (and the shared-input release), until the two bounds meet.
     upper, best_seq = greedy([full])
-    for x in by_lb[:REFINE]:
+    for x in heavy[:REFINE]:
         if upper <= lb_global:
             break
         _, before = closure.before(x, 0)
         peak, seq = greedy([before, before | 1 << x, full])
+        if peak < upper:
+            upper, best_seq = peak, seq
+    if upper > lb_global:
+        top = heavy[:JOINT] + releases[:RELEASES]
+        if len(top) > 1:  # the likely bottlenecks cannot all run at their best moment
+            lb_global = max(lb_global, _finite(closure.set_bound(top, 0)))
+        peak, seq = aimed(lb_global)
         if peak < upper:
             upper, best_seq = peak, seq
     if upper <= lb_global:
@@ -220,63 +245,86 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
                 pending.append(u)
                 if len(pending) == REFINE:
                     break
-        joint = pending[:2] + [u for u in releases[:RELEASES] if not done >> u & 1]
+        joint = pending[:SEARCH_JOINT] + [u for u in releases[:RELEASES] if not done >> u & 1]
         out = closure.set_bound(joint, done) if joint else 0
-        for u in pending[2:]:
+        for u in pending[SEARCH_JOINT:]:
             out = max(out, closure.bound(u, done))
         return _finite(out)
 
-    # States are (finished units, last unit or -1 for "no constraint"). Entries are pushed
-    # with a cheap bound and refined with state-dependent closure bounds when popped.
-    best: dict[tuple[int, int], int] = {(0, -1): -1}
-    parent: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
-    heap = [(lb_rest(0), 0, 0, 0, -1, -1, base0, False)]
-    while heap:
-        f, negdepth, tie, done, last, g, base, exact = heapq.heappop(heap)
-        if f >= upper:
-            break
-        if g > best[(done, last)]:
-            continue
-        if done == full:
-            seq = []
-            state = (done, last)
-            while state[0]:
-                state, u = parent[state]
-                seq.append(u)
-            seq.reverse()
-            upper, best_seq = g, seq
-            break
-        if not exact:
-            f2 = refined(done)
-            if f2 > f:
-                if f2 < upper:
-                    heapq.heappush(heap, (f2, negdepth, tie, done, last, g, base, True))
-                continue
-        avail = [v for v in range(m) if not done >> v & 1 and not pred_masks[v] & ~done]
-        threshold = g if g >= lb_global else lb_global
-        moves = None
-        for v in avail:
-            if ds[v] <= 0 and base + hs[v] <= threshold:
-                moves = [(v, -1)]  # dominance: a unit that frees memory and fits runs now
+    def search(budget: float) -> bool:
+        """The A* below; False if it ran out of ``budget`` pops before finishing (``upper``
+        and ``best_seq`` then hold the best schedule found so far)."""
+        nonlocal upper, best_seq
+        # States are (finished units, last unit or -1 for "no constraint"). Entries are
+        # pushed with a cheap bound and refined with state-dependent bounds when popped.
+        best: dict[tuple[int, int], int] = {(0, -1): -1}
+        parent: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
+        heap = [(lb_rest(0), 0, 0, 0, -1, -1, base0, False)]
+        pops = 0
+        while heap:
+            pops += 1
+            if pops > budget:
+                return False
+            f, negdepth, tie, done, last, g, base, exact = heapq.heappop(heap)
+            if f >= upper:
                 break
-        if moves is None:
-            last_rank = rank[last] if last >= 0 else -1
-            moves = [(v, v) for v in avail
-                     if rank[v] > last_rank or pred_masks[v] >> last & 1]
-        for v, constraint in moves:
-            cost = base + hs[v]
-            ng = g if g >= cost else cost
-            if ng >= upper:
+            if g > best[(done, last)]:
                 continue
-            key = (done | 1 << v, constraint)
-            if ng < best.get(key, _UNSET) and ng < best.get((key[0], -1), _UNSET):
-                rest = lb_rest(key[0])
-                f = ng if ng >= rest else rest
-                if f >= upper:
+            if done == full:
+                seq = []
+                state = (done, last)
+                while state[0]:
+                    state, u = parent[state]
+                    seq.append(u)
+                seq.reverse()
+                upper, best_seq = g, seq
+                break
+            if not exact:
+                f2 = refined(done)
+                if f2 > f:
+                    if f2 < upper:
+                        heapq.heappush(heap, (f2, negdepth, tie, done, last, g, base, True))
                     continue
-                best[key] = ng
-                parent[key] = ((done, last), v)
-                heapq.heappush(
-                    heap, (f, negdepth - 1, rank[v], key[0], constraint, ng, base + ds[v], False)
-                )
+            avail = [v for v in range(m) if not done >> v & 1 and not pred_masks[v] & ~done]
+            threshold = g if g >= lb_global else lb_global
+            moves = None
+            for v in avail:
+                if ds[v] <= 0 and base + hs[v] <= threshold:
+                    moves = [(v, -1)]  # dominance: a unit that frees memory and fits runs now
+                    break
+            if moves is None:
+                last_rank = rank[last] if last >= 0 else -1
+                moves = [(v, v) for v in avail
+                         if rank[v] > last_rank or pred_masks[v] >> last & 1]
+            for v, constraint in moves:
+                cost = base + hs[v]
+                ng = g if g >= cost else cost
+                if ng >= upper:
+                    continue
+                key = (done | 1 << v, constraint)
+                if ng < best.get(key, _UNSET) and ng < best.get((key[0], -1), _UNSET):
+                    rest = lb_rest(key[0])
+                    f = ng if ng >= rest else rest
+                    if f >= upper:
+                        continue
+                    best[key] = ng
+                    parent[key] = ((done, last), v)
+                    heapq.heappush(heap, (f, negdepth - 1, rank[v], key[0], constraint, ng,
+                                          base + ds[v], False))
+        return True
+
+    # A short search first; if it does not finish, tighten the root bound with the joint
+    # bound over more likely bottlenecks (exponential in their number, so only now), aim the
+    # greedy at it, and search again without a budget.
+    if search(FIRST_BUDGET):
+        return upper, [op for u in best_seq for op in units[u].ops]
+    for k in range(JOINT + 1, min(JOINT_MAX, len(heavy)) + 1):
+        top = heavy[:k] + releases[:RELEASES]
+        lb_global = max(lb_global, _finite(closure.set_bound(top, 0)))
+        peak, seq = aimed(lb_global)
+        if peak < upper:
+            upper, best_seq = peak, seq
+        if upper <= lb_global:
+            return upper, [op for u in best_seq for op in units[u].ops]
+    search(_UNSET)
     return upper, [op for u in best_seq for op in units[u].ops]
