@@ -354,3 +354,36 @@ def test_a_restarted_redis_loses_nothing_and_repeats_nothing(web_env, fault_setu
     assert search.state == "finished", search.error_message
     check_exactly_once(search, log)
     assert worker.reaped("republished")  # the lost messages were published again
+
+
+def test_cancel_stops_running_candidates_promptly(web_env, web_client):
+    """Cancelling revokes the running tasks with terminate: the worker child evaluating a
+    candidate (here: a 60 s fake evaluation) is ended at once, and nothing is recorded."""
+    from nasweb.celery import app
+
+    log = web_env.tmp / "evaluations.log"
+    env = worker_env(web_env, django_settings.REDIS_URL, UNAS_FAKE_SECONDS="60",
+                     UNAS_FAKE_LOG=str(log), UNAS_HEARTBEAT_SECONDS="0.5")
+    worker = Worker(env, web_env.tmp / "worker.log", concurrency=2)
+    try:
+        app.conf.broker_url = django_settings.REDIS_URL
+        project = web_client.post("/api/projects/", {"name": "c"}, format="json").json()
+        pk = web_client.post("/api/searches/", {
+            "project": project["id"], "name": "long", "sram_bytes": 6000,
+            "flash_bytes": 24000, "rounds": 6, "population": 3, "sample": 1},
+            format="json").json()["id"]
+        wait_for(lambda: Candidate.objects.filter(search_id=pk, state="running").count() == 2,
+                 60, "two running candidates", worker)
+        started = time.monotonic()
+        cancelled = web_client.post(f"/api/searches/{pk}/cancel/")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        wait_for(lambda: worker.log.read_text(errors="replace").count("Terminating") >= 2,
+                 10, "the running tasks to be terminated", worker)
+        stopped_after = time.monotonic() - started
+        time.sleep(1.0)  # nothing may be recorded after the cancel
+    finally:
+        worker.stop()
+    assert stopped_after < 10
+    states = set(Candidate.objects.filter(search_id=pk).values_list("state", flat=True))
+    assert states == {"cancelled"}
+    assert not log.exists() or log.read_text() == ""  # no evaluation finished

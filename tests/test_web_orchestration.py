@@ -9,8 +9,11 @@ candidate), and the claim / lease / reaper rules against the cases that break th
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import deque
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -275,3 +278,17 @@ def test_in_flight_target_keeps_workers_busy(web_env):
         assert search.candidates.filter(state="queued").count() == 4
         handlers.update_search(search, in_flight_target=6)
         assert search.candidates.filter(state="queued").count() == 6
+
+
+def test_the_celery_parent_never_imports_tensorflow():
+    """Tasks, worker body, handlers and the ASGI app import no TF: only the evaluator does,
+    inside a task, in a pool child (TF misbehaves in children forked after it loaded)."""
+    code = ("import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'nasweb.settings');"
+            "import django; django.setup(); from nasweb.celery import app;"
+            "app.loader.import_default_modules();"
+            "import nasweb.searches.tasks, nasweb.searches.worker, nasweb.asgi, nasweb.urls;"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.split() == ["False", "False"], result.stderr[-2000:]
