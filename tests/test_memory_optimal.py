@@ -205,4 +205,4 @@ def test_forest_closure_matches_max_flow():
             assert all(not members >> y & 1 or not preds[y] & ~members for y in range(m))
             assert value == sum(bound.deltas[y] for y in range(m) if members >> y & 1)
             checked += 1
-    assert checked > 1000
+    assert checked > 500
