@@ -6,6 +6,11 @@ In the job model of :mod:`order_units`, a unit ``x`` runs after some down-set ``
 is a minimum-weight closure problem, solved exactly by one s-t minimum cut (Picard 1976).
 The largest of these bounds is a lower bound on the optimal peak; on the stages of the search
 space it is almost always tight, which lets the search stop as soon as it meets it.
+
+Where the units form an in-forest apart from a few release sinks (every stage of the search
+space), the closure is a linear tree DP per choice of releases (:class:`_ForestClosure`);
+otherwise one max-flow (Dinic, exact integers). :meth:`ClosureBound.set_bound` adds the
+order-aware joint bound over a few units.
 """
 
 from __future__ import annotations

@@ -27,13 +27,20 @@ each chain.
 **Normal form.** Swapping adjacent independent units into priority order never hurts, and
 bubble sort terminates, so some optimal schedule has every adjacent independent pair in
 priority order ("locally sorted"). The search below explores only such schedules: after
-unit ``u``, the next unit is one that depends on ``u`` or ranks below it. On the stages of
-the search space this leaves a handful of states where the subset DP sees millions.
+unit ``u``, the next unit is one that depends on ``u`` or ranks below it. A unit that frees
+memory and fits under the bound runs at once (dominance); the constraint is then dropped.
 
-The search itself is the same memoised minimum-bottleneck A* as :mod:`order_dp`, over states
-(finished units, last unit), with the priority-greedy schedule as the initial upper bound.
-Unused starting tensors (freed after the first step whichever op it is) do not fit the job
-model; :func:`units_order` returns ``None`` for them and the caller uses the general DP.
+**Bounds and search.** Lower bounds come from minimum-weight closures (:mod:`closure_bound`):
+per unit, and jointly over the likely bottleneck units plus the shared-input release (whatever
+order they run in). Upper bounds: the priority-greedy schedule, the greedy aimed at the lower
+bound, and schedules that first run the down-set minimising the memory before a bottleneck.
+If they meet, that is the answer. Otherwise a memoised minimum-bottleneck A* over (finished
+units, last unit) runs, refining each popped state with the closure bounds from that state;
+if a short first search does not finish, the root bound is widened to more bottleneck units
+and the search runs to the end. The result is exact whenever it returns; the bounds only
+decide how much is searched. Unused starting tensors (freed after the first step whichever op
+it is) do not fit the job model; :func:`units_order` returns ``None`` and the caller uses the
+general DP.
 """
 
 from __future__ import annotations
