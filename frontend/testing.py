@@ -26,8 +26,36 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_EVALUATOR = "tests.fake_evaluator:evaluate"
+#: the fast fake evaluator plus real files: TFLM's shipped sine model and its C header
+HEADER_EVALUATOR = "frontend.testing:fake_evaluator_with_header"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def sine_model() -> bytes:
+    """The small float model that the ``tflite-micro`` package ships (a real .tflite)."""
+    import tflite_micro
+
+    return (Path(tflite_micro.__file__).parent / "python" / "tflite_micro"
+            / "sine_float.tflite").read_bytes()
+
+
+def fake_evaluator_with_header(architecture: dict, sparsity: float, context: Any, *,
+                               candidate_id: int) -> tuple[dict, dict]:
+    """``tests.fake_evaluator`` (analytic metrics, no TensorFlow), and as files the shipped sine
+    model with a real C header whose arena size is the candidate's (fake) measured arena, so
+    that pages can show and download a header tied to the candidate's figures."""
+    from search_engine.export.header import render_c_header
+    from tests.fake_evaluator import evaluate
+
+    metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
+    out = Path(files["tflite"]).parent
+    data = sine_model()
+    (out / "model.tflite").write_bytes(data)
+    header = render_c_header(data, name="model", arena_bytes=int(metrics["tflm_arena_bytes"]),
+                             class_names=["sine"])
+    (out / "model.h").write_text(header, encoding="ascii")
+    return metrics, {"tflite": str(out / "model.tflite"), "header": str(out / "model.h")}
 
 
 def free_port() -> int:

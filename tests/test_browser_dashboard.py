@@ -1,0 +1,320 @@
+"""The dashboard in a real browser: headless Debian Chromium driven by Playwright, against the
+real app (Daphne + a Celery worker + Redis, ``frontend.testing.AppStack``) with the fast fake
+evaluator (analytic metrics, a real .tflite and C header from TFLM's shipped sine model).
+
+Every test fails on any console error or uncaught exception in the page. Waits are explicit
+(``expect``, ``wait_for_function``), never sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect  # noqa: E402
+
+from frontend.testing import (  # noqa: E402
+    HEADER_EVALUATOR,
+    AppStack,
+    ConsoleWatch,
+    browser,
+    chromium_path,
+    redis_answers,
+)
+
+pytestmark = pytest.mark.slow
+if chromium_path() is None:
+    pytest.skip("chromium is not installed (make test installs it: apt-get install chromium)",
+                allow_module_level=True)
+
+PASSWORD = "analytical engine 1843"
+FAKE_SECONDS = "0.6"  # per evaluation: candidates arrive over a few seconds, not all at once
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from django.conf import settings
+
+    if not redis_answers(settings.REDIS_URL):
+        pytest.skip(f"no Redis at {settings.REDIS_URL} (make test starts one)")
+    with AppStack(tmp_path_factory.mktemp("browser"), evaluator=HEADER_EVALUATOR,
+                  redis_url=settings.REDIS_URL, concurrency=2,
+                  extra_env={"UNAS_FAKE_SECONDS": FAKE_SECONDS}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(app, chromium):
+    context = chromium.new_context(base_url=app.url, viewport={"width": 1280, "height": 900},
+                                   accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    watch = ConsoleWatch(page)
+    page.console_watch = watch
+    yield page
+    context.close()
+    assert not watch.errors, "\n".join(watch.errors) + "\n" + app.logs()
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def sign_up(page, name: str | None = None) -> str:
+    name = name or f"u{uuid.uuid4().hex[:8]}"
+    page.goto("/signup/")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/projects/")
+    return name
+
+
+def api(page, method: str, path: str, body: dict | None = None) -> dict:
+    """The API with the page's session (the same cookies, CSRF header as the pages send)."""
+    token = next((c["value"] for c in page.context.cookies() if c["name"] == "csrftoken"), "")
+    response = page.request.fetch(path, method=method, data=body,
+                                  headers={"X-CSRFToken": token})
+    assert response.ok, (response.status, response.text())
+    return response.json() if response.status != 204 else {}
+
+
+def new_project(page, name: str = "Digits") -> int:
+    return api(page, "POST", "/api/projects/", {"name": name, "dataset": "digits"})["id"]
+
+
+def new_search(page, project: int, **fields) -> int:
+    body = {"project": project, "name": "s", "sram_bytes": 64 * 1024, "flash_bytes": 512 * 1024,
+            "rounds": 8, "population": 4, "sample": 2, "seed": 3, **fields}
+    return api(page, "POST", "/api/searches/", body)["id"]
+
+
+def wait_finished(page, timeout: float = 120_000) -> None:
+    page.wait_for_function("document.getElementById('dashboard').dataset.state === 'finished'",
+                           timeout=timeout)
+
+
+def plot_points(page) -> int:
+    return int(page.get_attribute("#pareto-plot", "data-points") or 0)
+
+
+# -- tests ----------------------------------------------------------------------------------
+
+
+def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header(page, app):
+    sign_up(page)
+    expect(page.get_by_text("No projects yet")).to_be_visible()
+    page.get_by_label("Name").fill("Digits on a Nucleo")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url(re.compile(r"/projects/\d+/$"))
+    expect(page.get_by_text("No searches yet")).to_be_visible()
+    page.get_by_role("link", name="New search").click()
+
+    # defaults a newcomer gets: digits, quick profile, limits that admit models
+    expect(page.locator("#dataset")).to_have_value("digits")
+    expect(page.locator("#profile")).to_have_value("quick")
+    expect(page.locator("#sram_bytes")).to_have_value("32")
+    page.get_by_label("Board or MCU").select_option("stm32f446re")
+    expect(page.locator("#sram_bytes")).to_have_value("128")
+    expect(page.locator("#sram_unit")).to_have_value("KiB")
+    expect(page.locator("#flash_bytes")).to_have_value("512")
+    page.locator("#rounds").fill("16")
+    page.get_by_role("button", name="Start search").click()
+    page.wait_for_url(re.compile(r"/searches/\d+/$"))
+    search_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.evaluate("window.__notReloaded = true")
+    created = api(page, "GET", f"/api/searches/{search_id}/")
+    assert (created["sram_bytes"], created["flash_bytes"]) == (128 * 1024, 512 * 1024)
+    assert (created["dataset"], created["profile"], created["rounds"]) == ("digits", "quick", 16)
+
+    # live: the first candidates arrive on the plot and in the table without a reload
+    expect(page.locator("#conn")).to_have_text("Live")
+    page.wait_for_function("Number(document.getElementById('pareto-plot').dataset.points) >= 2")
+    # the user zooms and sorts by Flash; later candidates must not undo either
+    page.evaluate("Plotly.relayout('pareto-plot', {'xaxis.range': [1, 300], "
+                  "'yaxis.range': [0, 80]})")
+    page.locator("th[data-key=flash_bytes] button").click()
+    expect(page.locator("th[data-key=flash_bytes]")).to_have_attribute("aria-sort", "ascending")
+    seen = plot_points(page)
+    wait_finished(page)
+    expect(page.locator("#state")).to_have_text("Finished")
+    expect(page.locator("#progress-label")).to_have_text("16 of 16 candidates trained")
+    page.wait_for_function("Number(document.getElementById('pareto-plot').dataset.points) >= 16")
+    assert plot_points(page) > seen, "no candidate arrived after the zoom"
+    assert page.evaluate("window.__notReloaded") is True
+    x_range = page.evaluate("document.getElementById('pareto-plot').layout.xaxis.range")
+    assert x_range == [1, 300]
+    expect(page.locator("th[data-key=flash_bytes]")).to_have_attribute("aria-sort", "ascending")
+    rows = api(page, "GET", f"/api/searches/{search_id}/candidates/?page_size=100")["results"]
+    by_flash = sorted(rows, key=lambda c: (c["flash_bytes"] is None, c["flash_bytes"] or 0,
+                                           c["index"]))
+    shown = [int(i) for i in page.locator("#candidates tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.index)")]
+    assert shown == [c["index"] for c in by_flash]
+    expect(page.locator("#hv-plot .scatterlayer .trace")).to_have_count(1)
+
+    # open the smallest-Flash candidate from the table
+    first = shown[0]
+    page.locator("#candidates tbody tr").first.get_by_role("link").click()
+    page.wait_for_url(f"**/searches/{search_id}/candidates/{first}/")
+    page.wait_for_selector("#candidate-page[data-ready='1']")
+    candidate = api(page, "GET", f"/api/searches/{search_id}/candidates/{first}/")
+    # the memory timeline: stacked bars per step, peak marked, equal to the evaluator's figure
+    optimal = page.locator("#timeline-optimal")
+    expect(optimal).to_have_attribute("data-peak", str(candidate["peak_memory_bytes"]))
+    steps = int(optimal.get_attribute("data-steps"))
+    assert steps == len(page.locator("#ops tbody tr").all()) > 2
+    expect(optimal.locator("text.annotation-text")).to_contain_text("peak")
+    assert page.evaluate("document.getElementById('timeline-optimal').layout.barmode") == "stack"
+    assert int(page.get_attribute("#timeline-default", "data-peak")) >= \
+        candidate["peak_memory_bytes"]
+    expect(page.locator("#ops tbody tr.peak")).to_have_count(1)
+    expect(page.locator("#diagram svg")).to_be_visible()
+    expect(page.locator("#sram")).to_contain_text("Measured TFLM arena")
+
+    # download the header: the real file of this candidate, with its measured arena
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download C header (.h)").click()
+    download = info.value
+    assert download.suggested_filename.endswith(f"-s{search_id}-c{first}.h")
+    header = Path(download.path()).read_text()
+    assert "alignas(16) const unsigned char model[] = {" in header
+    assert f"constexpr int model_arena_size = {candidate['tflm_arena_bytes']};" in header
+    compiler = shutil.which("g++")
+    if compiler:
+        folder = Path(download.path()).parent
+        (folder / "model.h").write_text(header)
+        (folder / "use.cc").write_text('#include "model.h"\nint arena() { return '
+                                       'model_arena_size + model_len + model[0]; }\n')
+        subprocess.run([compiler, "-std=c++17", "-c", "use.cc", "-o", "use.o"], cwd=folder,
+                       check=True, timeout=60)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download .tflite").click()
+    assert Path(info.value.path()).read_bytes()[4:8] == b"TFL3"
+
+
+def test_invalid_inputs_show_messages_next_to_the_fields_and_create_nothing(page):
+    sign_up(page)
+    project = new_project(page)
+    page.goto(f"/projects/{project}/new-search/")
+    page.wait_for_function("document.querySelectorAll('#preset option').length > 1")
+    # client-side checks
+    page.locator("#sram_bytes").fill("")
+    page.locator("#flash_bytes").fill("lots")
+    page.locator("#bound_error").fill("150")
+    page.locator("#rounds").fill("0")
+    page.get_by_role("button", name="Start search").click()
+    expect(page.locator("#sram_bytes-error")).to_have_text("Enter the SRAM your MCU has.")
+    expect(page.locator("#flash_bytes-error")).to_contain_text("must be a number")
+    expect(page.locator("#bound_error-error")).to_contain_text("between 0 and 100")
+    expect(page.locator("#rounds-error")).to_contain_text("at least 1")
+    expect(page.locator("#sram_bytes")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#sram_bytes")).to_be_focused()
+    # a tiny SRAM is allowed but warned about
+    page.locator("#sram_bytes").fill("2")
+    expect(page.locator("#sram_bytes-warning")).to_contain_text("few models will fit")
+    # the server's refusals land next to their fields too (here: an upper bound it checks)
+    page.locator("#flash_bytes").fill("64")
+    page.locator("#bound_error").fill("5")
+    page.locator("#rounds").fill("10")
+    page.get_by_text("Advanced settings").click()
+    page.locator("#in_flight_target").fill("1000")
+    # Chromium logs the refused request (HTTP 400) itself; that one is expected here
+    with page.console_watch.allowing("status of 400 (Bad Request)"):
+        page.get_by_role("button", name="Start search").click()
+        expect(page.locator("#in_flight_target-error")).to_contain_text("64")
+    expect(page.locator("#in_flight_target")).to_have_attribute("aria-invalid", "true")
+    for field in ("sram_bytes", "flash_bytes", "bound_error", "rounds"):
+        expect(page.locator(f"#{field}-error")).to_have_text("")
+    page.locator("#in_flight_target").fill("2")
+    page.locator("#population").fill("3")
+    page.locator("#sample").fill("5")
+    page.get_by_role("button", name="Start search").click()
+    expect(page.locator("#sample-error")).to_contain_text("cannot exceed the population (3)")
+    assert re.search(r"/new-search/$", page.url)
+    assert api(page, "GET", f"/api/searches/?project={project}")["count"] == 0
+
+
+def test_pause_resume_and_cancel_from_the_dashboard(page):
+    sign_up(page)
+    search = new_search(page, new_project(page), rounds=60, in_flight_target=1)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"/searches/{search}/")
+    expect(page.locator("#conn")).to_have_text("Live")
+    expect(page.locator("#pause")).to_be_enabled()
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#state")).to_have_text("Paused")
+    expect(page.locator("#resume")).to_be_enabled()
+    expect(page.locator("#pause")).to_be_disabled()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#state")).to_have_text("Running")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#state")).to_have_text("Cancelled")
+    for button in ("#pause", "#resume", "#cancel"):
+        expect(page.locator(button)).to_be_disabled()
+    assert api(page, "GET", f"/api/searches/{search}/")["state"] == "cancelled"
+
+
+def test_the_dashboard_reconnects_after_the_server_restarts_and_misses_nothing(page, app):
+    sign_up(page)
+    search = new_search(page, new_project(page), rounds=14)
+    page.goto(f"/searches/{search}/")
+    expect(page.locator("#conn")).to_have_text("Live")
+    page.wait_for_function("Number(document.getElementById('pareto-plot').dataset.points) >= 1")
+    with page.console_watch.allowing("WebSocket connection to", "ERR_CONNECTION_REFUSED",
+                                     "Failed to load resource"):
+        app.stop_web()  # every websocket drops; the search goes on in the worker
+        expect(page.locator("#conn")).to_have_text("Reconnecting…")
+        app.start_web()
+        expect(page.locator("#conn")).to_have_text("Live", timeout=30_000)
+    wait_finished(page)
+    final = api(page, "GET", f"/api/searches/{search}/candidates/?page_size=100")
+    done = [c["index"] for c in final["results"] if c["state"] == "done"]
+    page.wait_for_function(
+        f"Number(document.getElementById('pareto-plot').dataset.points) === {len(done)}")
+    expect(page.locator("#candidates tbody tr")).to_have_count(final["count"])
+    expect(page.locator("#progress-label")).to_have_text("14 of 14 candidates trained")
+    shown = page.locator("#candidates tbody tr td:nth-child(3)").all_inner_texts()
+    assert all(s.strip().lower() == "done" for s in shown)
+
+
+def test_compare_narrow_window_and_labels(page):
+    sign_up(page)
+    search = new_search(page, new_project(page), rounds=6)
+    page.goto(f"/searches/{search}/")
+    wait_finished(page)
+    boxes = page.get_by_role("checkbox", name=re.compile(r"Select candidate \d+ to compare"))
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.wait_for_url(re.compile(r"/compare/\?c=\d+,\d+$"))
+    page.wait_for_selector("#compare-page[data-ready='1']")
+    expect(page.locator("#compare-table thead th")).to_have_count(3)
+    expect(page.locator("#compare-diagrams svg")).to_have_count(2)
+    assert page.evaluate("document.getElementById('compare-timeline').data.length") == 2
+
+    first = page.locator("#compare-table thead th a").first.inner_text().lstrip("#")
+    unlabelled = """() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                     && !e.getAttribute('aria-labelledby') && !(e.textContent || '').trim())
+        .map(e => e.outerHTML.slice(0, 80))"""
+    page.set_viewport_size({"width": 380, "height": 800})
+    for path in (f"/searches/{search}/", f"/searches/{search}/candidates/{first}/",
+                 f"/searches/{search}/compare/?c={first}", "/projects/"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(unlabelled) == [], path
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (path, width)  # nothing sticks out sideways
