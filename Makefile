@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint bench-memory setup redis clean
+.PHONY: run test lint bench-memory setup redis chromium screenshots clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -18,9 +18,20 @@ setup: $(STAMP)
 redis: $(STAMP)
 	$(PY) scripts/ensure_redis.py
 
-test: $(STAMP) redis
+# Browser tests drive Debian's Chromium through Playwright (no browser download): install it when
+# missing (needs root and apt, as on CI); without it the browser tests are skipped with a reason.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } ; } || \
+	  echo "chromium not installed: browser tests will be skipped (apt-get install chromium)"
+
+test: $(STAMP) redis chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+screenshots: $(STAMP) redis chromium
+	$(PY) scripts/screenshots.py --out docs/screenshots
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

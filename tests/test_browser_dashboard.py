@@ -8,6 +8,7 @@ Every test fails on any console error or uncaught exception in the page. Waits a
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,8 @@ from frontend.testing import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 if chromium_path() is None:
+    if os.environ.get("CI"):  # make test installs it there; its absence is a failure
+        pytest.fail("chromium is not installed (apt-get install chromium)", pytrace=False)
     pytest.skip("chromium is not installed (make test installs it: apt-get install chromium)",
                 allow_module_level=True)
 
