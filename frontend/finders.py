@@ -40,7 +40,7 @@ class PlotlyFinder(BaseFinder):
         if path == PLOTLY_STATIC_PATH and plotly_bundle().is_file():
             found = str(plotly_bundle())
             return [found] if find_all or kwargs.get("all") else found
-        return [] if find_all or kwargs.get("all") else ""
+        return []  # what Django's own finders answer for "not here"
 
     def list(self, ignore_patterns: Any) -> Any:
         bundle = plotly_bundle()
