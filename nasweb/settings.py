@@ -169,3 +169,8 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "frontend.finders.PlotlyFinder",
 ]
+# Behind an HTTPS reverse proxy (docs/deploy.md): the public origin(s) for CSRF checks, and
+# trusting the proxy's X-Forwarded-Proto header.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+if env_bool("DJANGO_BEHIND_HTTPS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
