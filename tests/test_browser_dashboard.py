@@ -166,6 +166,19 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
         "rows => rows.map(r => r.dataset.index)")]
     assert shown == [c["index"] for c in by_flash]
     expect(page.locator("#hv-plot .scatterlayer .trace")).to_have_count(1)
+    # the other views of the same candidates: Flash, MACs (log axis) and 3-D
+    axes = page.get_by_role("radiogroup", name="Horizontal axis")
+    for label, axis, kind, axis_type in (("Flash", "flash", "scatter", "linear"),
+                                         ("MACs", "macs", "scatter", "log"),
+                                         ("3-D", "3d", "scatter3d", None),
+                                         ("Peak SRAM", "sram", "scatter", "linear")):
+        axes.get_by_text(label, exact=True).click()
+        expect(page.locator("#pareto-plot")).to_have_attribute("data-axis", axis)
+        assert page.evaluate("(kind) => document.getElementById('pareto-plot').data"
+                             ".every(t => t.type === kind || t.mode === 'lines')", kind)
+        if axis_type:
+            assert page.evaluate("document.getElementById('pareto-plot')._fullLayout"
+                                 ".xaxis.type") == axis_type
 
     # open the smallest-Flash candidate from the table
     first = shown[0]

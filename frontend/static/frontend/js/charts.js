@@ -98,11 +98,12 @@ function pareto3d(search, trained) {
   const data = [
     trace("Within limits", rows.filter((c) => c.feasible && !c.pareto), { color: COLORS.feasible, size: 4, opacity: 0.8 }),
     trace("Pareto front", rows.filter((c) => c.pareto), { color: COLORS.pareto, size: 6, symbol: "diamond" }),
-    trace("Over a limit", rows.filter((c) => !c.feasible && !c.pareto), { color: COLORS.infeasible, size: 4, symbol: "x" }),
+    trace("Over a limit", rows.filter((c) => !c.feasible && !c.pareto), { color: COLORS.infeasible, size: 4, symbol: "cross" }),
   ];
   const layout = {
     uirevision: "pareto-3d", font: FONT, margin: { l: 0, r: 0, t: 10, b: 0 },
-    scene: { xaxis: { title: { text: "SRAM (KiB)" } }, yaxis: { title: { text: "Flash (KiB)" } }, zaxis: { title: { text: "Error (%)" } } },
+    scene: { xaxis: { title: { text: "SRAM (KiB)" } }, yaxis: { title: { text: "Flash (KiB)" } }, zaxis: { title: { text: "Error (%)" } },
+      camera: { eye: { x: 1.7, y: 1.7, z: 0.8 } }, aspectmode: "cube" },
     legend: { orientation: "h", y: -0.05 }, paper_bgcolor: "#fff",
   };
   return { data, layout };

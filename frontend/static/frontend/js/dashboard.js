@@ -105,6 +105,7 @@ function renderPlot() {
   if (!Plotly || !state.search) return;
   const { data, layout } = paretoFigure(state.search, all, state.axis);
   Plotly.react(div, data, layout, CONFIG);
+  div.dataset.axis = state.axis;
   if (!div.dataset.bound) {
     div.dataset.bound = "1";
     div.on("plotly_click", (event) => {
