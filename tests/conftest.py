@@ -50,6 +50,12 @@ def web_env(settings, tmp_path):
     settings.UNAS_EVALUATOR = "tests.fake_evaluator:evaluate"
     yield SimpleNamespace(prefix=prefix, queue=queue, tmp=tmp_path)
     app.conf.task_default_queue = previous_queue
+    try:  # leave no test queue behind in the shared Redis
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).delete(queue)
+    except Exception:  # noqa: BLE001 - Redis may be down in a test that stopped it
+        pass
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ def publish_start(redis_url: str, queue: str, search: Search) -> None:
     """Publish the start task with a Celery client of that broker (as the web server does)."""
     from celery import Celery
 
-    client = Celery(broker=redis_url)
+    client = Celery(broker=redis_url, set_as_current=False)  # keep nasweb the current app
     client.send_task("nasweb.searches.tasks.start_search", args=[search.pk], queue=queue,
                      task_id=search.start_task_id)
     client.close()

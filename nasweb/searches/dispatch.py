@@ -26,18 +26,24 @@ class Dispatcher(Protocol):
     def revoke(self, task_ids: list[str]) -> None: ...
 
 
+def _queue() -> str:
+    from nasweb.celery import app
+
+    return app.conf.task_default_queue  # read at publish time (tests switch queues)
+
+
 class CeleryDispatcher:
-    """Publishes to the Celery broker."""
+    """Publishes to the Celery broker, on the configured queue (``UNAS_CELERY_QUEUE``)."""
 
     def evaluate(self, candidate_pk: int, task_id: str) -> None:
         from .tasks import evaluate_candidate
 
-        evaluate_candidate.apply_async(args=[candidate_pk], task_id=task_id)
+        evaluate_candidate.apply_async(args=[candidate_pk], task_id=task_id, queue=_queue())
 
     def start(self, search_id: int, task_id: str) -> None:
         from .tasks import start_search
 
-        start_search.apply_async(args=[search_id], task_id=task_id)
+        start_search.apply_async(args=[search_id], task_id=task_id, queue=_queue())
 
     def revoke(self, task_ids: list[str]) -> None:
         from nasweb.celery import app
