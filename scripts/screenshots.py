@@ -1,10 +1,13 @@
 """Screenshots of the main pages for the README (``docs/screenshots/``).
 
-Starts the app (Daphne + a Celery worker with the fast fake evaluator, a fresh SQLite file, a
-private queue on the local Redis), signs up through the browser, runs a small search on digits
-to the end and saves projects, new-search, dashboard, candidate and comparison pages as PNG.
+Starts the app (Daphne + a Celery worker, a fresh SQLite file, a private queue on the local
+Redis), signs up through the browser, runs a small search on digits to the end and saves
+projects, new-search, dashboard, candidate and comparison pages as PNG. ``--evaluator real``
+trains every candidate for real (TensorFlow, TFLite Micro; a few minutes); ``fake`` (the
+default) uses the fast analytic stand-in of the tests.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--rounds 24]
+        [--evaluator fake|real]
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from frontend.testing import AppStack, browser  # noqa: E402
+from frontend.testing import HEADER_EVALUATOR, AppStack, browser  # noqa: E402
+
+EVALUATORS = {"fake": HEADER_EVALUATOR,
+              "real": "search_engine.search.evaluate:evaluate_candidate"}
 
 
 def main() -> int:
@@ -25,11 +31,13 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--rounds", type=int, default=24)
     parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--evaluator", choices=sorted(EVALUATORS), default="fake")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, \
-            AppStack(Path(tmp), extra_env={"UNAS_FAKE_SECONDS": "0.2"}, concurrency=2) as app, \
+            AppStack(Path(tmp), evaluator=EVALUATORS[args.evaluator],
+                     extra_env={"UNAS_FAKE_SECONDS": "0.2"}, concurrency=2) as app, \
             browser() as chromium:
         context = chromium.new_context(base_url=app.url,
                                        viewport={"width": args.width, "height": 900})
@@ -39,7 +47,7 @@ def main() -> int:
         page.get_by_label("Password").fill("analytical engine 1843")
         page.get_by_role("button", name="Create account").click()
         page.wait_for_url("**/projects/")
-        page.get_by_label("Name").fill("Digits on a Nano 33")
+        page.get_by_label("Name", exact=True).fill("Digits on a Nano 33")
         page.get_by_role("button", name="Create project").click()
         page.wait_for_url("**/projects/*/")
         project_url = page.url
@@ -56,7 +64,7 @@ def main() -> int:
         page.get_by_role("button", name="Start search").click()
         page.wait_for_url("**/searches/*/")
         page.wait_for_function("document.getElementById('dashboard').dataset.state === 'finished'",
-                               timeout=300_000)
+                               timeout=1_800_000)
         page.wait_for_function(
             f"document.getElementById('hv-plot').data?.[0]?.x?.length >= {args.rounds // 2}")
         page.screenshot(path=str(out / "dashboard.png"), full_page=True)
