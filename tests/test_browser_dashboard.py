@@ -8,6 +8,7 @@ Every test fails on any console error or uncaught exception in the page. Waits a
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -334,3 +335,103 @@ def test_compare_narrow_window_and_labels(page):
         assert page.evaluate(unlabelled) == [], path
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], (path, width)  # nothing sticks out sideways
+
+
+def test_upload_a_data_set_from_the_form_and_search_on_it(page, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 255, (60, 6, 6, 1), dtype=np.uint8),
+              "y_train": np.arange(60) % 3,
+              "x_test": rng.integers(0, 255, (15, 6, 6, 1), dtype=np.uint8),
+              "y_test": np.arange(15) % 3}
+    good = tmp_path / "blobs.npz"
+    np.savez(good, **arrays)
+    bad = tmp_path / "broken.npz"
+    np.savez(bad, x_train=arrays["x_train"])
+    sign_up(page)
+    project = new_project(page)
+    page.goto(f"/projects/{project}/new-search/")
+    page.get_by_text("Upload a data set…").click()
+    page.get_by_role("button", name="Upload and use").click()
+    expect(page.locator("#upload_file-error")).to_have_text("Choose a .npz or .zip file.")
+    page.locator("#upload_file").set_input_files(str(bad))
+    with page.console_watch.allowing("status of 400 (Bad Request)"):
+        page.get_by_role("button", name="Upload and use").click()
+        expect(page.locator("#upload_file-error")).to_contain_text("missing array(s)")
+    page.locator("#upload_file").set_input_files(str(good))
+    page.locator("#upload_name").fill("Blobs")
+    page.get_by_role("button", name="Upload and use").click()
+    expect(page.locator("#upload-status")).to_contain_text("“Blobs” is ready: 6×6×1, 3 classes")
+    expect(page.locator("#dataset")).to_have_value(re.compile(r"^upload:\d+$"))
+    page.locator("#rounds").fill("3")
+    page.get_by_role("button", name="Start search").click()
+    page.wait_for_url(re.compile(r"/searches/\d+/$"))
+    search = api(page, "GET", page.url.replace(page.url.split("/searches/")[0], "/api"))
+    assert (search["dataset"], search["input_shape"], search["num_classes"]) == (
+        "npz", [6, 6, 1], 3)
+    assert search["upload"] is not None
+
+
+def test_the_page_modules_pure_functions(page):
+    """format.js, search_form.js, candidates.js and charts.js logic, run in the browser."""
+    sign_up(page)
+    result = page.evaluate("""async () => {
+      const f = await import('/static/frontend/js/format.js');
+      const s = await import('/static/frontend/js/search_form.js');
+      const c = await import('/static/frontend/js/candidates.js');
+      const ch = await import('/static/frontend/js/charts.js');
+      const base = {project: 1, name: 'n', sram: '32', sramUnit: 'KiB', flash: '1.5',
+        flashUnit: 'MiB', macs: '', macsUnit: '1000', errorTarget: '', dataset: 'digits',
+        rounds: '20', timeMinutes: '', profile: 'quick', strategy: 'evolution',
+        population: '8', sample: '3', inFlight: '2', dataLimit: '', seed: '0'};
+      const ok = s.validateSearch(base, {lowSram: 8192, lowFlash: 8192});
+      const bad = s.validateSearch({...base, sram: '-3', flash: '', macs: 'x', errorTarget: '0',
+        rounds: '2.5', population: '2', sample: '3', seed: '-1', timeMinutes: '0'});
+      const low = s.validateSearch({...base, sram: '4000', sramUnit: 'B'}, {lowSram: 8192});
+      const up = s.validateSearch({...base, dataset: 'upload:7', macs: '2.5', errorTarget: '5',
+        timeMinutes: '10'});
+      const rows = [{index: 0, flash_bytes: 5}, {index: 1, flash_bytes: null},
+                    {index: 2, flash_bytes: 3}, {index: 3, flash_bytes: 5}];
+      return {
+        bytes: [f.bytes(512), f.bytes(32768), f.bytes(12595), f.bytes(1536 * 1024), f.bytes(null)],
+        compact: [f.compact(999), f.compact(52663), f.compact(1.2e6)],
+        toBytes: [f.toBytes('32', 'KiB'), f.toBytes('1.5', 'MiB'), f.toBytes('7', 'B'),
+                  f.toBytes('1e3', 'B'), f.toBytes('3', 'KB')],
+        split: [f.splitBytes(32768), f.splitBytes(1048576), f.splitBytes(1000)],
+        ok: [ok.body, ok.errors, ok.warnings], bad: Object.keys(bad.errors).sort(),
+        low: low.warnings, up: up.body,
+        asc: c.view(rows, {key: 'flash_bytes', direction: 'ascending'}).map(r => r.index),
+        desc: c.view(rows, {key: 'flash_bytes', direction: 'descending'}).map(r => r.index),
+        front: ch.front2d([{x: 1, y: 5}, {x: 2, y: 6}, {x: 3, y: 2}, {x: 3, y: 1}, {x: 4, y: 1}])
+          .map(p => [p.x, p.y]),
+        event: c.fromEvent({index: 4, state: 'done', pareto: true, feasible: false,
+          objectives: {error: 0.1, sram_bytes: 9000, flash_bytes: 20000},
+          metrics: {macs: 1234, val_accuracy: 0.9}}, {predicted_sram_bytes: 8000}),
+      };
+    }""")
+    assert result["bytes"] == ["512 B", "32 KiB", "12.3 KiB", "1.5 MiB", "–"]
+    assert result["compact"] == ["999", "52.7 k", "1.2 M"]
+    assert result["toBytes"][:3] == [32768, 1572864, 7]
+    assert all(math.isnan(v) for v in result["toBytes"][3:])  # "1e3", unit "KB": refused
+    assert result["split"] == [[32, "KiB"], [1, "MiB"], [1000, "B"]]
+    body, errors, warnings = result["ok"]
+    assert errors == {} and warnings == {}
+    assert body == {"project": 1, "name": "n", "sram_bytes": 32768, "flash_bytes": 1572864,
+                    "macs": None, "dataset": "digits", "upload": None, "rounds": 20,
+                    "time_budget_seconds": None, "profile": "quick", "strategy": "evolution",
+                    "population": 8, "sample": 3, "in_flight_target": 2, "data_limit": None,
+                    "seed": 0}
+    assert result["bad"] == ["bound_error", "flash_bytes", "macs", "rounds", "sample", "seed",
+                             "sram_bytes", "time_budget_minutes"]
+    assert "few models will fit" in result["low"]["sram_bytes"]
+    assert result["up"]["upload"] == 7 and "dataset" not in result["up"]
+    assert result["up"]["macs"] == 2500 and result["up"]["bound_error"] == 0.05
+    assert result["up"]["time_budget_seconds"] == 600
+    assert result["asc"] == [2, 0, 3, 1] and result["desc"] == [0, 3, 2, 1]  # missing last
+    assert result["front"] == [[1, 5], [3, 1]]
+    event = result["event"]
+    assert (event["error"], event["sram_bytes"], event["flash_bytes"], event["macs"]) == (
+        0.1, 9000, 20000, 1234)
+    assert event["pareto"] is True and event["feasible"] is False
+    assert event["predicted_sram_bytes"] == 8000  # kept from what the API gave earlier
