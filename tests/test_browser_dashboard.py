@@ -311,6 +311,17 @@ def test_compare_narrow_window_and_labels(page):
     search = new_search(page, new_project(page), rounds=6)
     page.goto(f"/searches/{search}/")
     wait_finished(page)
+    rows = api(page, "GET", f"/api/searches/{search}/candidates/?page_size=100")["results"]
+    for box, expected in (("#filter-feasible", [c for c in rows if c["feasible"]]),
+                          ("#filter-pareto", [c for c in rows if c["feasible"] and c["pareto"]])):
+        page.locator(box).check()
+        expect(page.locator("#candidates tbody tr")).to_have_count(len(expected))
+    page.locator("#filter-feasible").uncheck()
+    page.locator("#filter-pareto").uncheck()
+    page.locator("#filter-state").select_option("failed")
+    expect(page.locator("#table-empty")).to_be_visible()
+    page.locator("#filter-state").select_option("")
+    expect(page.locator("#candidates tbody tr")).to_have_count(len(rows))
     boxes = page.get_by_role("checkbox", name=re.compile(r"Select candidate \d+ to compare"))
     boxes.nth(0).check()
     boxes.nth(1).check()
