@@ -14,7 +14,6 @@ The test database is a file (SQLite, see conftest) or PostgreSQL, so the workers
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import shutil
@@ -203,36 +202,11 @@ def check_exactly_once(search: Search, log: Path) -> None:
 # -- 1. integration: the real evaluator ------------------------------------------------------
 
 
-def pipeline_evaluate(architecture, sparsity, context, *, candidate_id):
-    """The train-and-export pipeline, used while ``search_engine.search.evaluate`` is not
-    there (same contract as the real evaluator: metrics = the report, tflite + header)."""
-    from search_engine.space import architecture_from_json
-    from search_engine.train.datasets import load_dataset
-    from search_engine.train.pipeline import train_and_export
-    from search_engine.train.profiles import get_profile
-
-    dataset = load_dataset(context.dataset, data_dir=context.data_dir, limit=context.limit,
-                           seed=context.seed)
-    profile = get_profile(context.dataset, context.profile)
-    out = Path(context.out_dir) / f"{candidate_id:05d}"
-    report = train_and_export(architecture_from_json(architecture), sparsity, dataset, profile,
-                              seed=context.seed, out_dir=out)
-    return report, {"tflite": str(out / "model.tflite"), "header": str(out / "model.h")}
-
-
-def real_evaluator() -> str:
-    from search_engine.search.local_runner import DEFAULT_EVALUATOR
-
-    module = DEFAULT_EVALUATOR.partition(":")[0]
-    if importlib.util.find_spec(module) is not None:
-        return DEFAULT_EVALUATOR
-    return "tests.test_web_celery:pipeline_evaluate"
-
-
 def test_a_real_search_through_the_api_with_a_celery_worker(web_env, web_client, web_user):
     from nasweb.celery import app
+    from search_engine.search.local_runner import DEFAULT_EVALUATOR
 
-    env = worker_env(web_env, django_settings.REDIS_URL, UNAS_EVALUATOR=real_evaluator(),
+    env = worker_env(web_env, django_settings.REDIS_URL, UNAS_EVALUATOR=DEFAULT_EVALUATOR,
                      UNAS_HEARTBEAT_SECONDS="2")
     worker = Worker(env, web_env.tmp / "worker.log", concurrency=1)
     try:
