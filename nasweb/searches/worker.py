@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 REQUIRED_FINITE = ("val_accuracy", "macs")
 
 
-class EvaluationStopped(Exception):
-    """Raised by evaluators that poll ``should_stop`` and find it set."""
-
-
 def worker_name(hostname: str | None = None) -> str:
     return f"{hostname or socket.gethostname()}:{os.getpid()}"
 
