@@ -29,8 +29,11 @@ def database_from_url(url: str, base_dir: Path) -> dict:
     """Translate ``sqlite:///path`` or ``postgres://user:pw@host:port/name`` for Django."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path.lstrip("/")) or "db.sqlite3"
-        name = path if Path(path).is_absolute() or parsed.netloc else str(base_dir / path)
+        # sqlite:///relative.db (beside the code) and sqlite:////absolute/path.db
+        raw = unquote(parsed.path)
+        path = raw[1:] if raw.startswith("//") else raw.lstrip("/")
+        path = path or "db.sqlite3"
+        name = path if Path(path).is_absolute() else str(base_dir / path)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
     if parsed.scheme in ("postgres", "postgresql"):
         return {

@@ -15,6 +15,8 @@ def test_home_page_answers(client):
 
 def test_database_urls():
     assert database_from_url("sqlite:///db.sqlite3", Path("/app"))["NAME"] == "/app/db.sqlite3"
+    assert database_from_url("sqlite:////var/lib/unas.db", Path("/app"))["NAME"] == \
+        "/var/lib/unas.db"
     pg = database_from_url("postgres://u:p%40ss@db:5433/unas", Path("/app"))
     assert pg["ENGINE"].endswith("postgresql")
     assert (pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"], pg["NAME"]) == (

@@ -28,10 +28,17 @@ class EvaluationCancelled(RuntimeError):
 
 
 @lru_cache(maxsize=4)
-def _dataset(name: str, data_dir: str | None, limit: int | None, seed: int) -> Any:
+def _dataset(name: str, data_dir: str | None, limit: int | None, seed: int,
+             options: tuple[tuple[str, Any], ...]) -> Any:
     from search_engine.train.datasets import load_dataset
 
-    return load_dataset(name, data_dir=data_dir, limit=limit, seed=seed)
+    return load_dataset(name, data_dir=data_dir, limit=limit, seed=seed, **dict(options))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
@@ -48,7 +55,10 @@ def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
         if should_stop is not None and should_stop():
             raise EvaluationCancelled(f"stopped during {event.get('stage', 'training')}")
 
-    dataset = _dataset(context.dataset, context.data_dir, context.limit, context.seed)
+    # uploads: the file's path and its loading options (image size, colour mode)
+    options = tuple(sorted((str(k), _hashable(v))
+                           for k, v in (context.options.get("dataset_options") or {}).items()))
+    dataset = _dataset(context.dataset, context.data_dir, context.limit, context.seed, options)
     out = Path(context.out_dir) / f"{candidate_id:05d}"
     report = train_and_export(architecture_from_json(architecture), sparsity, dataset,
                               get_profile(context.dataset, context.profile),
