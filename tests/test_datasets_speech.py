@@ -239,7 +239,7 @@ def test_noise_is_mixed_with_probability(speech_dir):
 
 def test_train_batch_fn_for_speech(speech_dir):
     ds = load_dataset("speech", path=speech_dir, limit=10)
-    profile = get_profile("speech", "quick")
+    profile = get_profile("speech", "paper")  # quick has no augmentation
     batch = make_train_batch_fn(ds, profile.augmentation, seed=0)
     idx = np.array([0, 3, 5])
     x = batch(idx, np.random.default_rng(0))
