@@ -19,23 +19,26 @@ def input_shape(text: str) -> tuple[int, int, int]:
     return values
 
 
-def num_classes(text: str) -> int:
-    """An integer >= 2."""
+def _int_at_least(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (got {text!r})")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})")
     return value
+
+
+def num_classes(text: str) -> int:
+    """An integer >= 2."""
+    return _int_at_least(text, 2, "an integer >= 2")
 
 
 def seed(text: str) -> int:
     """A non-negative integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer (got {text!r})")
-    return value
+    return _int_at_least(text, 0, "a non-negative integer")
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")

@@ -40,16 +40,6 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
-    return value
-
-
 def _error(text: str) -> float:
     try:
         value = float(text)
@@ -73,15 +63,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--macs", type=_count, default=None, help="optional MAC limit, e.g. 500K")
     parser.add_argument("--error", type=_error, default=None,
                         help="optional target (soft bound) for the validation error, e.g. 0.1")
-    parser.add_argument("--rounds", type=_positive, default=60,
+    parser.add_argument("--rounds", type=arguments.positive_int, default=60,
                         help="candidates to train in total, initial population included")
-    parser.add_argument("--population", type=_positive, default=20)
-    parser.add_argument("--sample", type=_positive, default=5)
+    parser.add_argument("--population", type=arguments.positive_int, default=20)
+    parser.add_argument("--sample", type=arguments.positive_int, default=5)
     parser.add_argument("--profile", default="quick", help="training profile: quick or paper")
-    parser.add_argument("--workers", type=_positive, default=1)
+    parser.add_argument("--workers", type=arguments.positive_int, default=1)
     parser.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
     parser.add_argument("--seed", type=arguments.seed, default=0)
-    parser.add_argument("--limit", type=_positive, default=None,
+    parser.add_argument("--limit", type=arguments.positive_int, default=None,
                         help="use at most this many samples per split (quick demos)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--resume", action="store_true", help="continue the search in --out")
