@@ -203,28 +203,13 @@ def load_tflite_op_graph(path: str | Path) -> OpGraph:
 
 def _check_order(graph: OpGraph, order: list[str]) -> list[int]:
     """Positions (in stored order) of the ops named by ``order``; raises if it is not valid."""
+    from search_engine.resources.peak_memory import OrderError, check_order
+
+    try:
+        check_order(graph, order)
+    except OrderError as exc:
+        raise TfliteGraphError(str(exc)) from None
     position = {op.name: i for i, op in enumerate(graph.ops)}
-    unknown = [n for n in order if n not in position]
-    if unknown:
-        raise TfliteGraphError(f"unknown op name(s) in order: {unknown[:3]}")
-    if len(set(order)) != len(order):
-        dup = sorted({n for n in order if order.count(n) > 1})
-        raise TfliteGraphError(f"op(s) listed twice in order: {dup[:3]}")
-    missing = [op.name for op in graph.ops if op.name not in set(order)]
-    if missing:
-        raise TfliteGraphError(f"order misses op(s): {missing[:3]}")
-    producer = {op.output: op.name for op in graph.ops}
-    done: set[str] = set()
-    for name in order:
-        op = graph.ops[position[name]]
-        for t in op.inputs:
-            p = producer.get(t)
-            if p is not None and p not in done:
-                raise TfliteGraphError(
-                    f"order is not a valid execution order: {name!r} reads {t!r} before its "
-                    f"producer {p!r} runs"
-                )
-        done.add(name)
     return [position[n] for n in order]
 
 

@@ -68,7 +68,8 @@ class MemoryProfile:
         }
 
 
-def _check_order(graph: OpGraph, order: Sequence[str]) -> None:
+def check_order(graph: OpGraph, order: Sequence[str]) -> None:
+    """Raise :class:`OrderError` unless ``order`` names every op once, producers first."""
     if isinstance(order, str) or not isinstance(order, Sequence):
         raise OrderError("an order must be a sequence of op names")
     names = {op.name for op in graph.ops}
@@ -109,7 +110,7 @@ def evaluate_order(graph: OpGraph, order: Sequence[str]) -> MemoryProfile:
 
 
 def _evaluate(graph: OpGraph, order: Sequence[str]) -> MemoryProfile:
-    _check_order(graph, order)
+    check_order(graph, order)
     by_name = {op.name: op for op in graph.ops}
     readers: dict[str, set[str]] = {}
     for op in graph.ops:
