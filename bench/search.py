@@ -21,7 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from search_engine.search import HardLimits, JsonFileStore, Search, SearchConfig  # noqa: E402
+from search_engine.search import (  # noqa: E402
+    HardLimits,
+    JsonFileStore,
+    Search,
+    SearchConfig,
+    SoftBounds,
+)
 from search_engine.search.local_runner import EvaluationContext, run_local  # noqa: E402
 from search_engine.search.setup import build_precheck, open_space  # noqa: E402
 
@@ -30,7 +36,9 @@ def run_search(strategy: str, seed: int, args: argparse.Namespace, out: Path,
                rounds: int, workers: int) -> Search:
     space, shape, profile = open_space(args.dataset, args.profile, None)
     limits = HardLimits(args.sram, args.flash)
-    config = SearchConfig(limits=limits, bounds=limits.default_soft_bounds(error=args.error),
+    bounds = SoftBounds(error=args.error, sram_bytes=args.soft_sram or args.sram,
+                        flash_bytes=args.soft_flash or args.flash)
+    config = SearchConfig(limits=limits, bounds=bounds,
                           rounds=rounds, population=args.population, sample=args.sample,
                           strategy=strategy, seed=seed,
                           sparsity_range=tuple(profile.pruning.sparsity_range))
@@ -69,6 +77,10 @@ def main() -> int:
     parser.add_argument("--sram", type=int, default=32_000)
     parser.add_argument("--flash", type=int, default=64_000)
     parser.add_argument("--error", type=float, default=0.2)
+    parser.add_argument("--soft-sram", type=int, default=None,
+                        help="soft bound for SRAM (default: the hard limit)")
+    parser.add_argument("--soft-flash", type=int, default=None,
+                        help="soft bound for Flash (default: the hard limit)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--throughput-rounds", type=int, default=8)
@@ -77,7 +89,8 @@ def main() -> int:
     out = Path(args.out)
 
     print(f"# {args.dataset}, profile {args.profile}: SRAM {args.sram} B, Flash {args.flash} B, "
-          f"error bound {args.error}; rounds {args.rounds}, population {args.population}, "
+          f"error bound {args.error}, soft SRAM {args.soft_sram or args.sram} B, soft Flash "
+          f"{args.soft_flash or args.flash} B; rounds {args.rounds}, population {args.population}, "
           f"sample {args.sample}, seeds {args.seeds}, {args.workers} workers")
     runs: dict[tuple[str, int], Search] = {}
     for seed in args.seeds:
