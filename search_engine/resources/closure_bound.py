@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+from search_engine.resources.schedule_problem import reachability_masks
+
 _INF = float("inf")
 
 
@@ -245,28 +247,8 @@ class ClosureBound:
     ) -> None:
         m = len(hills)
         self.hills, self.deltas, self.preds, self.base0 = hills, deltas, preds, base0
-        anc = [0] * m
-        for y in _topological(preds):
-            mask = preds[y]
-            a = mask
-            j = 0
-            while mask:
-                if mask & 1:
-                    a |= anc[j]
-                mask >>= 1
-                j += 1
-            anc[y] = a
-        desc = [0] * m
-        for y in range(m):
-            mask = anc[y]
-            j = 0
-            while mask:
-                if mask & 1:
-                    desc[j] |= 1 << y
-                mask >>= 1
-                j += 1
-        self.anc, self.desc = anc, desc
-        self.fast = _forest_closure(deltas, preds, anc)
+        self.anc, self.desc = reachability_masks(preds, _topological(preds))
+        self.fast = _forest_closure(deltas, preds, self.anc)
         self.global_bounds = [self.bound(x, 0) for x in range(m)]
 
     def closure(self, include: int, exclude: int, want_set: bool = True) -> tuple[int, int]:

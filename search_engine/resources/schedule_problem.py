@@ -16,7 +16,7 @@ function of the set of finished ops, which is what makes the subset DP possible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from search_engine.graph.opgraph import OpGraph
@@ -137,13 +137,14 @@ def compile_graph(graph: OpGraph) -> Problem:
     )
 
 
-def _reachability(problem: Problem) -> tuple[list[int], list[int]]:
-    """Bitmasks of strict ancestors and descendants of every op (ops are topologically
-    numbered)."""
-    n = problem.n
+def reachability_masks(preds: Sequence[int], order: Iterable[int] | None = None
+                       ) -> tuple[list[int], list[int]]:
+    """Bitmasks of strict ancestors and descendants of every op, from predecessor bitmasks;
+    ``order`` is a topological order of the ops (default: their numbering)."""
+    n = len(preds)
     anc = [0] * n
-    for i in range(n):
-        mask = problem.preds[i]
+    for i in range(n) if order is None else order:
+        mask = preds[i]
         a = mask
         rest = mask
         j = 0
@@ -163,6 +164,11 @@ def _reachability(problem: Problem) -> tuple[list[int], list[int]]:
             rest >>= 1
             j += 1
     return anc, desc
+
+
+def _reachability(problem: Problem) -> tuple[list[int], list[int]]:
+    """Ancestors and descendants of every op (ops are topologically numbered)."""
+    return reachability_masks(problem.preds)
 
 
 def split_stages(problem: Problem) -> list[list[int]]:
