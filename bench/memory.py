@@ -30,39 +30,11 @@ from search_engine.resources.brute_force import (  # noqa: E402
     EnumerationTimeout,
     enumerate_problem,
 )
+from search_engine.resources.random_graphs import parallel_architecture  # noqa: E402
 from search_engine.resources.schedule_problem import compile_graph  # noqa: E402
 from search_engine.space import SearchSpace  # noqa: E402
-from search_engine.space.architecture import (  # noqa: E402
-    Architecture,
-    ConvBlock,
-    ConvLayer,
-    DenseLayer,
-    Pooling,
-)
 
 SHAPES = ((28, 28, 1), (32, 32, 3))
-
-
-def parallel_architecture(rng: random.Random, groups: list[int], shape: tuple[int, int, int],
-                          pre_pool: float) -> Architecture:
-    """Stages of ``groups[i]`` parallel blocks of 3 conv layers each (pre-pool before a conv
-    with probability ``pre_pool``; random kinds, kernels, channels, strides)."""
-    blocks = []
-    for size in groups:
-        for b in range(size):
-            layers = []
-            for j in range(3):
-                kinds = ("full", "depthwise", "1x1") if b == 0 or j < 2 else ("full", "1x1")
-                kind = rng.choice(kinds)
-                layers.append(ConvLayer(
-                    kind=kind, kernel=1 if kind == "1x1" else rng.choice((3, 5, 7)),
-                    channels=None if kind == "depthwise" else rng.randint(1, 128),
-                    stride=1 if kind == "1x1" else rng.choice((1, 2)),
-                    pre_pool=rng.random() < pre_pool, batch_norm=True, relu=True))
-            blocks.append(ConvBlock(layers=tuple(layers), parallel=b > 0))
-    arch = Architecture(blocks=tuple(blocks), pooling=Pooling("avg", 2),
-                        dense=(DenseLayer(64),))
-    return SearchSpace(shape, 10).normalise(arch)
 
 
 def families(rng: random.Random, n: int, worst: int) -> dict[str, list]:

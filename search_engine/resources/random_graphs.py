@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from search_engine.graph.opgraph import Op, OpGraph
+
+if TYPE_CHECKING:
+    from search_engine.space.architecture import Architecture
 
 
 def _size(rng: random.Random, zero_p: float = 0.1, hi: int = 64) -> int:
@@ -127,3 +131,36 @@ def random_fork_join(
         else rng.randint(0, hi)
     tail = [_size(rng, 0.05, hi) for _ in range(rng.randint(0, 2))]
     return fork_join_graph(input_bytes, stages, tail)
+
+
+def parallel_architecture(rng: random.Random, groups: Sequence[int],
+                          shape: tuple[int, int, int], pre_pool: float = 1.0,
+                          dense_units: int = 64) -> Architecture:
+    """Stages of ``groups[i]`` parallel blocks of 3 conv layers each (pre-pool before a conv
+    with probability ``pre_pool``; random kinds, kernels, channels, strides): the widest
+    stages the search space allows, the worst cases of the peak-memory analysis."""
+    from search_engine.space import SearchSpace
+    from search_engine.space.architecture import (
+        Architecture,
+        ConvBlock,
+        ConvLayer,
+        DenseLayer,
+        Pooling,
+    )
+
+    blocks = []
+    for size in groups:
+        for b in range(size):
+            layers = []
+            for j in range(3):
+                kinds = ("full", "depthwise", "1x1") if b == 0 or j < 2 else ("full", "1x1")
+                kind = rng.choice(kinds)
+                layers.append(ConvLayer(
+                    kind=kind, kernel=1 if kind == "1x1" else rng.choice((3, 5, 7)),
+                    channels=None if kind == "depthwise" else rng.randint(1, 128),
+                    stride=1 if kind == "1x1" else rng.choice((1, 2)),
+                    pre_pool=rng.random() < pre_pool, batch_norm=True, relu=True))
+            blocks.append(ConvBlock(layers=tuple(layers), parallel=b > 0))
+    arch = Architecture(blocks=tuple(blocks), pooling=Pooling("avg", 2),
+                        dense=(DenseLayer(dense_units),))
+    return SearchSpace(shape, 10).normalise(arch)
