@@ -81,6 +81,19 @@ def test_scalarisation_matches_eq1_by_hand():
     assert "macs" not in coefficients
 
 
+def test_error_takes_part_without_a_target():
+    # Without an error target the error's bound is its whole range (1.0), not absent: a search
+    # that ignored accuracy would pick the smallest network whatever its error.
+    limits = HardLimits(sram_bytes=1000, flash_bytes=2000, macs=None)
+    assert limits.default_soft_bounds().active() == {
+        "error": 1.0, "sram_bytes": 1000.0, "flash_bytes": 2000.0}
+    assert limits.default_soft_bounds(error=0.05).active()["error"] == 0.05
+    coefficients = sample_coefficients(limits.default_soft_bounds(), FixedRandom([0.0] * 3))
+    tiny_useless = {"error": 0.9, "sram_bytes": 100, "flash_bytes": 100, "macs": 1}
+    small_good = {"error": 0.1, "sram_bytes": 300, "flash_bytes": 300, "macs": 1}
+    assert scalarise(small_good, coefficients) < scalarise(tiny_useless, coefficients)
+
+
 def test_scalarisation_needs_a_bound():
     with pytest.raises(ValueError, match="no objective has a bound"):
         scalarise({"error": 0.1}, {})

@@ -39,6 +39,8 @@ def test_create_with_defaults(web_client, project):
     assert body["progress"]["evaluated"] == 0 and body["in_flight_target"] == 2
     search = Search.objects.get(pk=body["id"])
     assert search.engine_state["config"]["limits"]["sram_bytes"] == 6000
+    # without a target the engine still minimises error, over its whole range
+    assert search.engine_state["config"]["bounds"]["error"] == 1.0
     assert body["last_event_id"] == SearchEvent.objects.get(search=search).id
 
 
@@ -52,6 +54,7 @@ def test_create_with_everything(web_client, project):
     body = response.json()
     assert body["dataset"] == "mnist" and body["input_shape"] == [28, 28, 1]
     assert body["bounds"]["macs"] == 1e5 and body["macs"] == 500_000
+    assert Search.objects.get(pk=body["id"]).engine_state["config"]["bounds"]["error"] == 0.2
     assert body["strategy"] == "random" and body["data_limit"] == 300
 
 

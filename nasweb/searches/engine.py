@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from search_engine.search import HardLimits, SearchConfig, SoftBounds, always_fits
+from search_engine.search.objectives import NO_TARGET_ERROR_BOUND
 
 from .models import Search
 
@@ -43,7 +44,8 @@ def search_config(search: Search) -> SearchConfig:
     """The engine config of a search row (raises ``ValueError`` for inconsistent values)."""
     limits = HardLimits(int(search.sram_bytes), int(search.flash_bytes),
                         None if search.macs is None else int(search.macs))
-    bounds = SoftBounds(error=search.bound_error, sram_bytes=search.bound_sram_bytes,
+    error = NO_TARGET_ERROR_BOUND if search.bound_error is None else search.bound_error
+    bounds = SoftBounds(error=error, sram_bytes=search.bound_sram_bytes,
                         flash_bytes=search.bound_flash_bytes, macs=search.bound_macs)
     return SearchConfig(limits=limits, bounds=bounds, rounds=search.rounds,
                         population=search.population, sample=search.sample,

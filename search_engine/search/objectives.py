@@ -7,7 +7,10 @@ round, ``b_i`` the user's soft bound for objective ``i``. Writing ``1 / lambda_i
 bound take no part.
 
 Soft bounds steer the search; hard limits (the MCU's SRAM and Flash, optionally MACs) decide
-what is deployable. By default the soft bounds of memory, size and MACs are the hard limits.
+what is deployable. By default the soft bounds of memory, size and MACs are the hard limits, and
+the error's is the user's target or, without one, ``NO_TARGET_ERROR_BOUND`` (its whole range):
+error always takes part, since a search that ignored accuracy would drift to the smallest,
+useless networks.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from dataclasses import asdict, dataclass
 #: Objective names. ``sram_bytes`` and ``flash_bytes`` are what the device needs: the measured
 #: TFLM arena and the ``.tflite`` size once a candidate is exported (see ``objective_values``).
 OBJECTIVES: tuple[str, ...] = ("error", "sram_bytes", "flash_bytes", "macs")
+
+#: The error's soft bound when the user gives no target: the error's whole range.
+NO_TARGET_ERROR_BOUND = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,10 @@ class HardLimits:
                    macs=obj.get("macs"))
 
     def default_soft_bounds(self, error: float | None = None) -> SoftBounds:
-        return SoftBounds(error=error, sram_bytes=self.sram_bytes,
+        """The hard limits as soft bounds, plus the error target (``NO_TARGET_ERROR_BOUND``
+        when the user gave none)."""
+        return SoftBounds(error=NO_TARGET_ERROR_BOUND if error is None else error,
+                          sram_bytes=self.sram_bytes,
                           flash_bytes=self.flash_bytes, macs=self.macs)
 
     def admits(self, values: Mapping[str, float]) -> bool:
