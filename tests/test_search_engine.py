@@ -21,6 +21,7 @@ from search_engine.search import (
     sample_coefficients,
     scalarise,
 )
+from search_engine.search.engine import hypervolume_reference
 from search_engine.search.objectives import objective_values
 
 
@@ -193,6 +194,33 @@ def test_feasible_means_measured_and_within_limits():
     analytic = {k: v for k, v in metrics_for(candidate.architecture).items()
                 if k not in ("tflm_arena_bytes", "tflite_bytes")}
     assert not search.complete(candidate.id, analytic).feasible
+
+
+def test_hypervolume_is_measured_against_the_users_bounds():
+    limits = HardLimits(sram_bytes=1000, flash_bytes=4000)
+    cfg = config(limits=limits, bounds=SoftBounds(error=0.5, sram_bytes=500, flash_bytes=None))
+    assert hypervolume_reference(cfg) == {"error": 0.5, "sram_bytes": 500.0,
+                                          "flash_bytes": 4000.0}
+    search = Search.create(cfg, LineSpace(), MemoryStore())
+
+    def evaluate(error, sram, flash):
+        candidate = search.propose()
+        search.start(candidate.id)
+        search.complete(candidate.id, {
+            "val_accuracy": 1 - error, "tflm_arena_bytes": sram, "tflite_bytes": flash,
+            "peak_memory_bytes": sram, "model_size_bytes": flash, "macs": 1})
+        return search.current_hypervolume
+
+    # error 0.25 of the 0.5 target, SRAM 250 of the 500 bound, Flash 1000 of 4000
+    assert evaluate(0.25, 250, 1000) == pytest.approx(0.5 * 0.5 * 0.75)
+    # feasible but above the error target: outside the box, adds nothing
+    assert evaluate(0.6, 10, 10) == pytest.approx(0.1875)
+    # within the hard SRAM limit but over the soft bound: adds nothing either
+    assert evaluate(0.01, 900, 10) == pytest.approx(0.1875)
+    # without an error target the error axis runs to 1.0; MACs join when limited
+    plain = HardLimits(sram_bytes=1000, flash_bytes=4000, macs=10**6)
+    assert hypervolume_reference(config(limits=plain, bounds=plain.default_soft_bounds())) == {
+        "error": 1.0, "sram_bytes": 1000.0, "flash_bytes": 4000.0, "macs": 1e6}
 
 
 def test_failures_are_recorded_and_do_not_stop_the_search():

@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .objectives import OBJECTIVES, objective_values, sample_coefficients, scalarise
+from .objectives import (
+    NO_TARGET_ERROR_BOUND,
+    OBJECTIVES,
+    objective_values,
+    sample_coefficients,
+    scalarise,
+)
 from .pareto import hypervolume, pareto_front
 from .state import (
     DONE,
@@ -73,6 +79,27 @@ def always_fits(architecture: dict[str, Any], sparsity: float,
                 state: SearchState) -> PrecheckResult:
     """A precheck that admits everything (for tests and unconstrained runs)."""
     return PrecheckResult(True)
+
+
+def hypervolume_reference(config: SearchConfig) -> dict[str, float]:
+    """The reference point of a search's hypervolume: the user's bounds.
+
+    Per objective, the soft bound that Eq. 1 normalises by (the error target, or 1.0 without
+    one; SRAM, Flash and MACs bounds, which default to the hard limits), so the hypervolume
+    measures the box the scalarisation steers towards. MACs count only when bounded or
+    limited. Candidates outside the box (e.g. above the error target) add nothing.
+    """
+    bounds, limits = config.bounds, config.limits
+    reference = {
+        "error": bounds.error if bounds.error is not None else NO_TARGET_ERROR_BOUND,
+        "sram_bytes": bounds.sram_bytes if bounds.sram_bytes is not None else limits.sram_bytes,
+        "flash_bytes": (bounds.flash_bytes if bounds.flash_bytes is not None
+                        else limits.flash_bytes),
+    }
+    macs = bounds.macs if bounds.macs is not None else limits.macs
+    if macs is not None:
+        reference["macs"] = macs
+    return {name: float(value) for name, value in reference.items()}
 
 
 class Search:
@@ -251,14 +278,10 @@ class Search:
         self.state.hypervolume.append((self.evaluated, self._hypervolume(done)))
 
     def _hypervolume(self, done: list[CandidateRecord]) -> float:
-        """Hypervolume of the feasible candidates inside the box the device allows: error up
-        to 1, SRAM, Flash and (when limited) MACs up to the hard limits."""
-        limits = self.config.limits
-        reference = {"error": 1.0, "sram_bytes": limits.sram_bytes,
-                     "flash_bytes": limits.flash_bytes}
-        if limits.macs is not None:
-            reference["macs"] = limits.macs
-        names = [k for k in OBJECTIVES if k in reference]
+        """Hypervolume of the feasible candidates against the user's bounds (see
+        ``hypervolume_reference``)."""
+        reference = hypervolume_reference(self.config)
+        names = list(reference)
         points = [tuple(c.objectives[k] for k in names) for c in done if c.feasible]
         return hypervolume(points, [reference[k] for k in names])
 
