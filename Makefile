@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint bench-memory setup redis chromium screenshots clean
+.PHONY: run test lint bench-memory bench-train bench-search bench-web setup redis chromium screenshots clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -40,8 +40,18 @@ run: $(STAMP) redis
 	$(PY) manage.py migrate --noinput
 	$(PY) scripts/run_app.py
 
+# Benchmarks (README "Benchmarks"): minutes to an hour each; they print ratios, not pass/fail.
 bench-memory: $(STAMP)
 	$(PY) bench/memory.py
+
+bench-train: $(STAMP)
+	$(PY) bench/train.py
+
+bench-search: $(STAMP)
+	$(PY) bench/search.py --reuse
+
+bench-web: $(STAMP) redis
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache db.sqlite3
