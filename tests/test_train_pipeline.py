@@ -14,6 +14,7 @@ keras = pytest.importorskip("keras")
 
 from search_engine.graph import op_graph_from_specs  # noqa: E402
 from search_engine.resources import optimal_order  # noqa: E402
+from search_engine.search.overhead import prior_flash  # noqa: E402
 from search_engine.space import (  # noqa: E402
     Architecture,
     ConvBlock,
@@ -88,6 +89,10 @@ def test_train_and_export_digits(tmp_path):
     assert report["peak_memory_bytes"] == optimal_order(graph).peak_bytes
     assert report["peak_memory_bytes"] <= report["default_order_peak_bytes"]
     assert report["tflite_bytes"] == (tmp_path / "model.tflite").stat().st_size
+    # the search's Flash prior (per-channel parameters of conv and dense layers, tables, names)
+    # predicts the converter's real output for this trained model
+    predicted = report["model_size_bytes"] + prior_flash(graph)
+    assert abs(report["tflite_bytes"] - predicted) <= 700, (report["tflite_bytes"], predicted)
     assert report["tflite_peak_memory_bytes"] == report["peak_memory_bytes"]
     assert report["tflm_arena_bytes"] >= report["peak_memory_bytes"]
     assert report["tflm_overhead_bytes"] == (
