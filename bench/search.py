@@ -27,6 +27,7 @@ import dataclasses
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +39,11 @@ from search_engine.search import (  # noqa: E402
     Search,
     SearchConfig,
     SoftBounds,
-    hypervolume,
 )
-from search_engine.search.engine import hypervolume_reference  # noqa: E402
+from search_engine.search.engine import (  # noqa: E402
+    feasible_hypervolume,
+    hypervolume_reference,
+)
 from search_engine.search.local_runner import EvaluationContext, run_local  # noqa: E402
 from search_engine.search.setup import build_precheck, open_space  # noqa: E402
 from search_engine.search.state import DONE, FAILED  # noqa: E402
@@ -84,14 +87,8 @@ def hv_curve(search: Search, reference: dict[str, float]) -> list[float]:
     """Hypervolume of the feasible candidates after each evaluation, in completion order."""
     finished = sorted((c for c in search.state.candidates if c.state in (DONE, FAILED)),
                       key=lambda c: (c.timings.get("finished_at", 0.0), c.id))
-    names = list(reference)
-    box = [reference[k] for k in names]
-    points, curve = [], []
-    for candidate in finished:
-        if candidate.state == DONE and candidate.feasible:
-            points.append(tuple(candidate.objectives[k] for k in names))
-        curve.append(hypervolume(points, box))
-    return curve
+    return [feasible_hypervolume(finished[:n], reference)  # failed ones are never feasible
+            for n in range(1, len(finished) + 1)]
 
 
 def evaluations_to_reach(curve: list[float], target: float) -> int | None:
@@ -101,9 +98,9 @@ def evaluations_to_reach(curve: list[float], target: float) -> int | None:
     return None
 
 
-def compare(runs: dict[tuple[str, int], Search], seeds: list[int], rounds: int,
-            title: str, reference_of) -> float:
-    """Print the table and the evaluations needed for one box; return the median fraction."""
+def compare(runs: dict[tuple[str, int], Search], seeds: list[int], rounds: int, title: str,
+            reference_of: Callable[[SearchConfig], dict[str, float]]) -> None:
+    """Print the table and the evaluations needed for one box."""
     curves = {key: hv_curve(search, reference_of(search.config)) for key, search in runs.items()}
     print(f"\n# {title}: hypervolume after N evaluations (median over seeds)")
     print("    N   evolution   random")
@@ -125,7 +122,6 @@ def compare(runs: dict[tuple[str, int], Search], seeds: list[int], rounds: int,
     print(f"median final: evolution {evo_final:.4f}, random {rnd_final:.4f}, ratio "
           f"{evo_final / rnd_final if rnd_final else float('inf'):.2f}; median budget fraction "
           f"to match random: {statistics.median(fractions):.2f} (target <= 0.50)")
-    return statistics.median(fractions)
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,17 +89,20 @@ def hypervolume_reference(config: SearchConfig) -> dict[str, float]:
     measures the box the scalarisation steers towards. MACs count only when bounded or
     limited. Candidates outside the box (e.g. above the error target) add nothing.
     """
-    bounds, limits = config.bounds, config.limits
-    reference = {
-        "error": bounds.error if bounds.error is not None else NO_TARGET_ERROR_BOUND,
-        "sram_bytes": bounds.sram_bytes if bounds.sram_bytes is not None else limits.sram_bytes,
-        "flash_bytes": (bounds.flash_bytes if bounds.flash_bytes is not None
-                        else limits.flash_bytes),
-    }
-    macs = bounds.macs if bounds.macs is not None else limits.macs
-    if macs is not None:
-        reference["macs"] = macs
-    return {name: float(value) for name, value in reference.items()}
+    limits = config.limits
+    reference = {"error": NO_TARGET_ERROR_BOUND, "sram_bytes": float(limits.sram_bytes),
+                 "flash_bytes": float(limits.flash_bytes)}
+    if limits.macs is not None:
+        reference["macs"] = float(limits.macs)
+    reference.update(config.bounds.active())
+    return reference
+
+
+def feasible_hypervolume(candidates: Iterable[CandidateRecord],
+                         reference: Mapping[str, float]) -> float:
+    """Hypervolume of the feasible candidates' objectives against ``reference``."""
+    points = [tuple(c.objectives[k] for k in reference) for c in candidates if c.feasible]
+    return hypervolume(points, list(reference.values()))
 
 
 class Search:
@@ -275,15 +278,8 @@ class Search:
         on_front = set(pareto_front(vectors))
         for i, candidate in enumerate(done):
             candidate.pareto = i in on_front
-        self.state.hypervolume.append((self.evaluated, self._hypervolume(done)))
-
-    def _hypervolume(self, done: list[CandidateRecord]) -> float:
-        """Hypervolume of the feasible candidates against the user's bounds (see
-        ``hypervolume_reference``)."""
-        reference = hypervolume_reference(self.config)
-        names = list(reference)
-        points = [tuple(c.objectives[k] for k in names) for c in done if c.feasible]
-        return hypervolume(points, [reference[k] for k in names])
+        self.state.hypervolume.append(
+            (self.evaluated, feasible_hypervolume(done, hypervolume_reference(self.config))))
 
     def _save(self) -> None:
         self.store.save(self.state)
