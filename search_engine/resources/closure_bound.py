@@ -239,6 +239,18 @@ def _forest_closure(
     return _ForestClosure(weights, preds, sinks, anc)
 
 
+
+def _with_relatives(mask: int, relatives: Sequence[int]) -> int:
+    """The units of bitmask ``mask`` together with their ``relatives`` (ancestor or descendant
+    bitmasks, one per unit)."""
+    out, j = 0, 0
+    while mask:
+        if mask & 1:
+            out |= relatives[j] | 1 << j
+        mask >>= 1
+        j += 1
+    return out
+
 class ClosureBound:
     """Lower bounds on the step of each unit, globally and from a state (finished units)."""
 
@@ -269,20 +281,8 @@ class ClosureBound:
     def bound_before(self, x: int, done: int, later: int, earlier: int = 0) -> float:
         """Like :meth:`bound`, for schedules in which the units of bitmask ``later`` run after
         ``x`` and those of ``earlier`` before it; infinite when no such schedule exists."""
-        exclude = self.desc[x] | 1 << x
-        mask, j = later, 0
-        while mask:
-            if mask & 1:
-                exclude |= self.desc[j] | 1 << j
-            mask >>= 1
-            j += 1
-        include = done | self.anc[x]
-        mask, j = earlier, 0
-        while mask:
-            if mask & 1:
-                include |= self.anc[j] | 1 << j
-            mask >>= 1
-            j += 1
+        exclude = self.desc[x] | 1 << x | _with_relatives(later, self.desc)
+        include = done | self.anc[x] | _with_relatives(earlier, self.anc)
         if include & exclude:
             return _INF
         low, _ = self.closure(include, exclude, want_set=False)
