@@ -7,6 +7,10 @@
   series, then a tail (pool, reshape, dense layers).
 * :func:`random_fork_join`: :func:`fork_join_graph` with random branch counts, lengths and
   sizes (stage input large or tiny relative to the branches).
+* :func:`nary_fork_join_graph` / :func:`random_nary_fork_join`: one stage input shared by
+  parallel chains that a single n-ary op (an ``Add``/``Concat`` with ``k`` inputs) merges, as
+  imported ``.tflite`` models and hand-written JSON have them; the shape on which the general
+  search used to go exponential (``docs/peak-memory.md``, "Fork-join stages").
 """
 
 from __future__ import annotations
@@ -131,6 +135,49 @@ def random_fork_join(
         else rng.randint(0, hi)
     tail = [_size(rng, 0.05, hi) for _ in range(rng.randint(0, 2))]
     return fork_join_graph(input_bytes, stages, tail)
+
+
+def nary_fork_join_graph(
+    input_bytes: int, branches: Sequence[Sequence[int]], merge_bytes: int,
+    *, pinned_input: bool = False,
+) -> OpGraph:
+    """One stage input read by the first op of every branch (``branches[i]``: the output
+    sizes of branch ``i``'s chain of ops), all branch ends read by one n-ary op ``merge``
+    (its output, ``merge_bytes``, is the graph output). ``pinned_input``: the input is also a
+    graph output (never freed)."""
+    if not branches or any(not chain for chain in branches):
+        raise ValueError("every branch needs at least one op")
+    tensors = {"input": input_bytes}
+    ops: list[Op] = []
+    ends = []
+    for b, chain in enumerate(branches):
+        prev = "input"
+        for j, size in enumerate(chain):
+            name = f"b{b}_op{j}"
+            tensors[name] = size
+            ops.append(Op(name=name, inputs=(prev,), output=name, kind="conv2d"))
+            prev = name
+        ends.append(prev)
+    tensors["merge"] = merge_bytes
+    ops.append(Op(name="merge", inputs=tuple(ends), output="merge", kind="concatenation"))
+    outputs = ("merge", "input") if pinned_input else ("merge",)
+    return OpGraph(tensors=tensors, inputs=("input",), outputs=outputs, ops=tuple(ops))
+
+
+def random_nary_fork_join(
+    rng: random.Random, branches: int, *, ops_per_branch: int = 3, hi: int = 1000,
+    input_bytes: int | None = None,
+) -> OpGraph:
+    """A random :func:`nary_fork_join_graph` with ``branches`` chains of ``ops_per_branch``
+    ops of unequal sizes (each branch has its own scale, so branches differ a lot), the stage
+    input random in ``1..hi`` unless given, and the merge output the sum of the branch ends
+    (a concatenation)."""
+    chains = []
+    for _ in range(branches):
+        scale = rng.randint(1, hi)
+        chains.append([rng.randint(1, scale) for _ in range(ops_per_branch)])
+    size = rng.randint(1, hi) if input_bytes is None else input_bytes
+    return nary_fork_join_graph(size, chains, sum(chain[-1] for chain in chains))
 
 
 def parallel_architecture(rng: random.Random, groups: Sequence[int],
