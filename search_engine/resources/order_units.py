@@ -46,6 +46,7 @@ general DP.
 from __future__ import annotations
 
 import heapq
+import time
 from dataclasses import dataclass
 
 from search_engine.resources.closure_bound import ClosureBound
@@ -87,9 +88,11 @@ def compose(a: Unit, b: Unit) -> Unit:
     return Unit(max(a.h, a.d + b.h), a.d + b.d, a.ops + b.ops, max(a.lb, b.lb))
 
 
-def build_units(problem: Problem) -> tuple[list[Unit], list[int], int] | None:
-    """(units, predecessor bitmask of each unit, starting live bytes), or ``None`` where the
-    job model does not apply (an unused, unpinned starting tensor of non-zero size)."""
+def build_jobs(problem: Problem) -> tuple[list[Unit], list[set[int]], int] | None:
+    """The job model of ``problem``: (jobs, predecessor job indices of each job, starting
+    live bytes); jobs ``0..n-1`` are the ops, then one release job per multi-reader tensor.
+    ``None`` where the model does not apply (an unused, unpinned starting tensor of non-zero
+    size)."""
     sizes = problem.sizes
     pinned = problem.pinned
     readers = problem.readers
@@ -113,6 +116,16 @@ def build_units(problem: Problem) -> tuple[list[Unit], list[int], int] | None:
             continue  # pinned, empty, or at most one reader: that reader frees it
         jobs.append(Unit(0, -sizes[t], (), 0))
         preds.append({j for j in range(n) if r >> j & 1})
+    return jobs, preds, problem.live_bytes(0)
+
+
+def build_units(problem: Problem) -> tuple[list[Unit], list[int], int] | None:
+    """(units, predecessor bitmask of each unit, starting live bytes), or ``None`` where the
+    job model does not apply (an unused, unpinned starting tensor of non-zero size)."""
+    built = build_jobs(problem)
+    if built is None:
+        return None
+    jobs, preds, base0 = built
     succs: list[set[int]] = [set() for _ in jobs]
     for j, ps in enumerate(preds):
         for p in ps:
@@ -157,19 +170,29 @@ def build_units(problem: Problem) -> tuple[list[Unit], list[int], int] | None:
         for p in preds[first_job[u]]:
             mask |= 1 << group_of[p]
         pred_masks.append(mask)
-    return units, pred_masks, problem.live_bytes(0)
+    return units, pred_masks, base0
 
 
 def units_order(problem: Problem) -> tuple[int, list[int]] | None:
     """(minimum peak bytes, an optimal order of op indices), or ``None`` where the job model
     does not apply (see :func:`build_units`)."""
+    found = units_schedule(problem)
+    return None if found is None else (found[0], found[1])
+
+
+def units_schedule(problem: Problem, deadline: float | None = None
+                   ) -> tuple[int, list[int], int] | None:
+    """(best peak found, its order, a proven lower bound), or ``None`` where the job model
+    does not apply. Without ``deadline`` (a ``time.perf_counter()`` value) the search runs to
+    the end and the bound equals the peak; past it, the search stops with its best schedule
+    and the root lower bound."""
     built = build_units(problem)
     if built is None:
         return None
     units, pred_masks, base0 = built
     m = len(units)
     if m == 0:
-        return 0, []
+        return 0, [], 0
     full = (1 << m) - 1
     ranked = sorted(range(m), key=lambda u: (priority(units[u].h, units[u].d), units[u].d,
                                              units[u].ops))
@@ -241,7 +264,7 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
         if peak < upper:
             upper, best_seq = peak, seq
     if upper <= lb_global:
-        return upper, [op for u in best_seq for op in units[u].ops]
+        return upper, [op for u in best_seq for op in units[u].ops], upper
 
     def refined(done: int) -> int:
         """The closure bound from state ``done`` for the few units with the largest global
@@ -271,6 +294,10 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
         while heap:
             pops += 1
             if pops > budget:
+                return False
+            if deadline is not None and pops % 16 == 0 and time.perf_counter() > deadline:
+                nonlocal timed_out
+                timed_out = True
                 return False
             f, negdepth, tie, done, last, g, base, exact = heapq.heappop(heap)
             if f >= upper:
@@ -320,18 +347,22 @@ def units_order(problem: Problem) -> tuple[int, list[int]] | None:
                                           base + ds[v], False))
         return True
 
+    timed_out = False
     # A short search first; if it does not finish, tighten the root bound with the joint
     # bound over more likely bottlenecks (exponential in their number, so only now), aim the
     # greedy at it, and search again without a budget.
     if search(FIRST_BUDGET):
-        return upper, [op for u in best_seq for op in units[u].ops]
+        return upper, [op for u in best_seq for op in units[u].ops], upper
     for k in range(JOINT + 1, min(JOINT_MAX, len(heavy)) + 1):
+        if timed_out or (deadline is not None and time.perf_counter() > deadline):
+            timed_out = True
+            break
         top = heavy[:k] + releases[:RELEASES]
         lb_global = max(lb_global, _finite(closure.set_bound(top, 0)))
         peak, seq = aimed(lb_global)
         if peak < upper:
             upper, best_seq = peak, seq
         if upper <= lb_global:
-            return upper, [op for u in best_seq for op in units[u].ops]
-    search(_UNSET)
-    return upper, [op for u in best_seq for op in units[u].ops]
+            return upper, [op for u in best_seq for op in units[u].ops], upper
+    finished = not timed_out and search(_UNSET)
+    return upper, [op for u in best_seq for op in units[u].ops], upper if finished else lb_global
