@@ -27,6 +27,7 @@ or irregular stages; :mod:`order_units` is the fast path for wide ones.
 from __future__ import annotations
 
 import heapq
+import time
 
 from search_engine.resources.schedule_problem import Problem
 
@@ -35,9 +36,19 @@ _UNSET = float("inf")
 
 def dp_order(problem: Problem) -> tuple[int, list[int]]:
     """(minimum peak bytes, an order of op indices achieving it) for ``problem``."""
+    peak, order, _ = dp_schedule(problem)
+    return peak, order
+
+
+def dp_schedule(problem: Problem, deadline: float | None = None
+                ) -> tuple[int, list[int], int]:
+    """(best peak found, its order, a proven lower bound). Without ``deadline`` (a
+    ``time.perf_counter()`` value) the search is exact (bound = peak); past it, the listed
+    order (op indices ascending, always valid) is returned with the smallest bound among the
+    states still queued (every completion passes through one of them)."""
     n = problem.n
     if n == 0:
-        return 0, []
+        return 0, [], 0
     full = (1 << n) - 1
     sizes = problem.sizes
     writes = problem.writes
@@ -56,7 +67,13 @@ def dp_order(problem: Problem) -> tuple[int, list[int]]:
     live: dict[int, int] = {0: problem.live_bytes(0)}
     parent: dict[int, tuple[int, int]] = {}
     heap = [(lb_rest(0), 0, 0, -1)]
+    pops = 0
     while heap:
+        pops += 1
+        if deadline is not None and pops % 16 == 0 and time.perf_counter() > deadline:
+            listed = list(range(n))
+            peak = max(problem.check_order(listed))
+            return peak, listed, min(peak, max(lb_global, heap[0][0]))
         _, negdepth, done, g = heapq.heappop(heap)
         if g > best[done]:
             continue
@@ -66,7 +83,7 @@ def dp_order(problem: Problem) -> tuple[int, list[int]]:
                 done, v = parent[done]
                 order.append(v)
             order.reverse()
-            return g, order
+            return g, order, g
         base = live[done]
         avail = [v for v in range(n) if not done >> v & 1 and not preds[v] & ~done]
         threshold = max(g, lb_global)

@@ -16,13 +16,21 @@ peak with the graph inputs left out of every step, as the paper (and its code) r
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from search_engine.graph.opgraph import OpGraph, validate_op_graph
-from search_engine.resources.order_dp import dp_order
-from search_engine.resources.order_units import units_order
-from search_engine.resources.schedule_problem import compile_graph, split_stages, subproblem
+from search_engine.resources.order_dp import dp_order, dp_schedule
+from search_engine.resources.order_forkjoin import fork_join_order
+from search_engine.resources.order_units import units_schedule
+from search_engine.resources.schedule_problem import (
+    Problem,
+    compile_graph,
+    split_stages,
+    subproblem,
+)
 
 METHODS = ("auto", "dp", "brute")
 SMALL_STAGE = 10  # stages of at most this many ops go straight to the subset DP
@@ -53,6 +61,14 @@ class MemoryProfile:
     timeline: tuple[MemoryStep, ...]
     peak_bytes: int
     paper_peak_bytes: int
+    # from optimal_order: a proven lower bound on the optimal peak (equal to peak_bytes when
+    # the order is proven optimal; lower only when a time budget ran out). None otherwise.
+    lower_bound_bytes: int | None = field(default=None, compare=False)
+
+    @property
+    def proven_optimal(self) -> bool:
+        """Whether this order's peak is proven to be the minimum."""
+        return self.lower_bound_bytes is not None and self.lower_bound_bytes >= self.peak_bytes
 
     @property
     def peak_step(self) -> MemoryStep:
@@ -150,33 +166,55 @@ def default_profile(graph: OpGraph) -> MemoryProfile:
     return evaluate_order(graph, [op.name for op in graph.ops])
 
 
-def optimal_order(graph: OpGraph, method: str = "auto") -> MemoryProfile:
+def optimal_order(graph: OpGraph, method: str = "auto",
+                  time_budget: float | None = None) -> MemoryProfile:
     """The profile of an execution order with the minimum peak (exact).
 
-    ``method``: ``"auto"`` (stage split, then the hill-valley unit search per stage, the
-    general DP where it does not apply), ``"dp"`` (the general subset DP on the whole graph,
-    no structure used) or ``"brute"`` (enumerate every order; factorial, for tests).
+    ``method``: ``"auto"`` (stage split, then per stage the fork-join solver where the stage
+    has that shape, else the hill-valley unit search, the general DP where it does not apply),
+    ``"dp"`` (the general subset DP on the whole graph, no structure used) or ``"brute"``
+    (enumerate every order; factorial, for tests).
+
+    ``time_budget`` (seconds, ``"auto"`` only; ``None``: no limit): past it, every stage
+    still searching returns its best order so far, and ``lower_bound_bytes`` of the result
+    is a proven lower bound below ``peak_bytes`` (``proven_optimal`` is then False).
+    Series-parallel stages without a shared input are solved in O(n log n) and fork-join
+    stages usually in milliseconds, so the budget only matters for irregular graphs.
     """
     validate_op_graph(graph)
     problem = compile_graph(graph)
+    lower = None
     if method == "auto":
+        deadline = None if time_budget is None else time.perf_counter() + time_budget
         order: list[int] = []
         peak = 0
+        lower = 0
         done = 0
-        for ops in split_stages(problem):
+        stages = split_stages(problem)
+        # single-op stages have one order: their steps bound the whole peak from below, so a
+        # stage search may stop as soon as it fits under them (the overall peak is the same)
+        target, seen = 0, 0
+        for ops in stages:
+            if len(ops) == 1:
+                target = max(target, problem.live_bytes(seen)
+                             + problem.sizes[problem.writes[ops[0]]])
+            for v in ops:
+                seen |= 1 << v
+        for ops in stages:
             if len(ops) == 1:
                 (v,) = ops
                 stage_peak = problem.live_bytes(done) + problem.sizes[problem.writes[v]]
                 local = [0]
+                stage_lower = stage_peak
             else:
                 sub = subproblem(problem, ops, done)
-                # small stages: the subset DP is exact and has no set-up cost
-                found = units_order(sub) if len(ops) > SMALL_STAGE else None
-                stage_peak, local = found if found is not None else dp_order(sub)
+                stage_peak, local, stage_lower = _solve_stage(sub, len(ops), deadline, target)
             peak = max(peak, stage_peak)
+            lower = max(lower, stage_lower)  # the optimum is the largest stage optimum
             order.extend(ops[i] for i in local)
             for v in ops:
                 done |= 1 << v
+        lower = min(lower, peak)
     elif method == "dp":
         peak, order = dp_order(problem)
     elif method == "brute":
@@ -190,4 +228,19 @@ def optimal_order(graph: OpGraph, method: str = "auto") -> MemoryProfile:
         raise AssertionError(
             f"internal error: {method} search claims {peak} B, its order has {profile.peak_bytes} B"
         )
-    return profile
+    return dataclasses.replace(profile, lower_bound_bytes=peak if lower is None else lower)
+
+
+def _solve_stage(sub: Problem, n_ops: int, deadline: float | None, target: int
+                 ) -> tuple[int, list[int], int]:
+    """(peak, order, lower bound on max(the stage's optimum, ``target``)) of one stage;
+    ``target`` is a lower bound on the whole graph's peak."""
+    found = fork_join_order(sub, deadline, lower_bound=target)
+    if found is not None:
+        return found.peak, found.order, found.lower_bound
+    # small stages: the subset DP is exact and has no set-up cost
+    if n_ops > SMALL_STAGE:
+        units = units_schedule(sub, deadline)
+        if units is not None:
+            return units
+    return dp_schedule(sub, deadline)
