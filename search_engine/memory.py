@@ -11,6 +11,13 @@ Output: one JSON object with ``peak_bytes`` (the optimal order's peak), ``order`
 (``default_peak_bytes``, ``default_paper_peak_bytes``, ``default_timeline``). With
 ``--order-only`` only ``peak_bytes`` and ``order``. Malformed input: exit status 2 and one
 line on stderr naming the problem.
+
+The search has a time budget (``--time-budget SECONDS``, default :data:`DEFAULT_TIME_BUDGET`;
+0 means none). Series-parallel and fork-join graphs finish in milliseconds; if an irregular
+graph does not, the output is the best order found, with ``"proven_optimal": false`` and
+``"lower_bound_bytes"`` added, one line ``not proven optimal: best X bytes, lower bound Y
+bytes`` on stderr, and exit status :data:`EXIT_NOT_PROVEN` (3). Exit statuses: 0 optimal,
+2 bad input, 3 not proven optimal.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from pathlib import Path
 
 from search_engine.graph.opgraph import OpGraph, OpGraphError
 from search_engine.resources.peak_memory import default_profile, optimal_order
+
+DEFAULT_TIME_BUDGET = 5.0  # seconds of search before the best order so far is returned
+EXIT_NOT_PROVEN = 3  # the output holds the best order found and a proven lower bound
 
 
 class InputError(Exception):
@@ -109,16 +119,21 @@ def load_graph(path: Path, args: argparse.Namespace) -> OpGraph:
     return loader(path, args)
 
 
-def analyse(graph: OpGraph, order_only: bool = False) -> dict:
-    """The CLI's output object for ``graph``."""
+def analyse(graph: OpGraph, order_only: bool = False,
+            time_budget: float | None = DEFAULT_TIME_BUDGET) -> dict:
+    """The CLI's output object for ``graph`` (``time_budget`` in seconds, ``None``: none).
+    When the budget ran out before the order was proven optimal, ``proven_optimal`` (False)
+    and ``lower_bound_bytes`` are added."""
     try:
-        best = optimal_order(graph)
+        best = optimal_order(graph, time_budget=time_budget)
         default = default_profile(graph)
     except OpGraphError as error:
         raise InputError(f"invalid op graph: {_one_line(error)}") from None
+    proof = {} if best.proven_optimal else {"proven_optimal": False,
+                                            "lower_bound_bytes": best.lower_bound_bytes}
     if order_only:
-        return {"peak_bytes": best.peak_bytes, "order": list(best.order)}
-    return {
+        return {"peak_bytes": best.peak_bytes, "order": list(best.order), **proof}
+    return {**proof,
         "peak_bytes": best.peak_bytes,
         "paper_peak_bytes": best.paper_peak_bytes,
         "order": list(best.order),
@@ -147,19 +162,38 @@ def build_parser() -> argparse.ArgumentParser:
                         help="number of classes, for an architecture JSON")
     parser.add_argument("--order-only", action="store_true",
                         help="print only peak_bytes and the optimal order")
+    parser.add_argument("--time-budget", type=_budget, default=DEFAULT_TIME_BUDGET,
+                        metavar="SECONDS",
+                        help=f"search time before the best order so far is returned with a "
+                             f"lower bound and exit status {EXIT_NOT_PROVEN} (default "
+                             f"{DEFAULT_TIME_BUDGET:g}; 0: no limit)")
     return parser
+
+
+def _budget(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (got {text!r})") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number (got {text!r})")
+    return None if value == 0 else value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         graph = load_graph(Path(args.file), args)
-        result = analyse(graph, args.order_only)
+        result = analyse(graph, args.order_only, args.time_budget)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
+    if result.get("proven_optimal") is False:
+        print(f"not proven optimal: best {result['peak_bytes']} bytes, lower bound "
+              f"{result['lower_bound_bytes']} bytes", file=sys.stderr)
+        return EXIT_NOT_PROVEN
     return 0
 
 
