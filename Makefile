@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint bench-memory bench-train bench-search bench-web setup redis chromium screenshots clean
+.PHONY: run test lint bench-memory bench-forkjoin bench-train bench-search bench-web setup redis chromium screenshots clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -43,6 +43,9 @@ run: $(STAMP) redis
 # Benchmarks (README "Benchmarks"): minutes to an hour each; they print ratios, not pass/fail.
 bench-memory: $(STAMP)
 	$(PY) bench/memory.py
+
+bench-forkjoin: $(STAMP)
+	$(PY) bench/forkjoin.py
 
 bench-train: $(STAMP)
 	$(PY) bench/train.py

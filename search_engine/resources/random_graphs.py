@@ -166,18 +166,22 @@ def nary_fork_join_graph(
 
 def random_nary_fork_join(
     rng: random.Random, branches: int, *, ops_per_branch: int = 3, hi: int = 1000,
-    input_bytes: int | None = None,
+    input_bytes: int | None = None, merge: str = "concat",
 ) -> OpGraph:
     """A random :func:`nary_fork_join_graph` with ``branches`` chains of ``ops_per_branch``
     ops of unequal sizes (each branch has its own scale, so branches differ a lot), the stage
     input random in ``1..hi`` unless given, and the merge output the sum of the branch ends
-    (a concatenation)."""
+    (``merge="concat"``) or the largest of them (``"add"``: the merge step no longer
+    dominates the peak, so the order of the branches decides it)."""
     chains = []
     for _ in range(branches):
         scale = rng.randint(1, hi)
         chains.append([rng.randint(1, scale) for _ in range(ops_per_branch)])
     size = rng.randint(1, hi) if input_bytes is None else input_bytes
-    return nary_fork_join_graph(size, chains, sum(chain[-1] for chain in chains))
+    ends = [chain[-1] for chain in chains]
+    if merge not in ("concat", "add"):
+        raise ValueError(f"merge must be 'concat' or 'add' (got {merge!r})")
+    return nary_fork_join_graph(size, chains, sum(ends) if merge == "concat" else max(ends))
 
 
 def parallel_architecture(rng: random.Random, groups: Sequence[int],
