@@ -9,9 +9,11 @@ peak with the graph inputs left out of every step, as the paper (and its code) r
 * :func:`evaluate_order`: the :class:`MemoryProfile` (timeline, peak) of one order.
 * :func:`optimal_order`: the minimum peak over all valid orders, exactly, with an order that
   achieves it. The graph is split into stages that every order runs in sequence
-  (:func:`~schedule_problem.split_stages`); each stage is solved by the hill-valley unit search
+  (:func:`~schedule_problem.split_stages`); each stage is solved by the fork-join solver
+  (:mod:`order_forkjoin`) where it has that shape, else by the hill-valley unit search
   (:mod:`order_units`), or by the general subset DP (:mod:`order_dp`) where the stage is small
-  or the job model does not apply. See ``docs/peak-memory.md``.
+  or the job model does not apply. An optional time budget makes the searches stop with their
+  best order and a proven lower bound. See ``docs/peak-memory.md``.
 """
 
 from __future__ import annotations
