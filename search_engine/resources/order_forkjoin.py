@@ -226,7 +226,7 @@ class _SplitSearch:
         input, and the live bytes at the end of phase 1 with every chain at its lowest."""
         k = self.k
         base = self.base0
-        best = [base + max(jobs.h for jobs in self.phase1[i][0]) for i in range(k)]
+        best = [base + max(u.h for u in self.phase1[i][0]) for i in range(k)]
         out = max(best)
         out = max(out, base + sum(min(vs) for vs in self.v))
         if self.tail:
