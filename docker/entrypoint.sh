@@ -17,7 +17,7 @@ esac
 
 case "$role" in
   web)
-    exec daphne -b 0.0.0.0 -p "${PORT:-8000}" --proxy-headers nasweb.asgi:application
+    exec python -m nasweb.server -b 0.0.0.0 -p "${PORT:-8000}" --proxy-headers nasweb.asgi:application
     ;;
   worker)
     exec celery -A nasweb worker --loglevel="${CELERY_LOG_LEVEL:-INFO}" --pool=prefork \

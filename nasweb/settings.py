@@ -158,7 +158,10 @@ UNAS_ARTIFACT_MAX_BYTES = int(env_str("UNAS_ARTIFACT_MAX_BYTES", str(16 * 1024 *
 UNAS_UPLOAD_MAX_BYTES = int(env_str("UNAS_UPLOAD_MAX_BYTES", str(256 * 1024 * 1024)))
 UNAS_UPLOAD_QUOTA_BYTES = int(env_str("UNAS_UPLOAD_QUOTA_BYTES", str(1024 * 1024 * 1024)))
 UNAS_SIGNUP_OPEN = env_bool("UNAS_SIGNUP_OPEN", True)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spill to a temporary file
+# Request bodies (nasweb/gate.py): at most this many bytes anywhere but the upload endpoint;
+# bodies and uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE are kept on disk, not in memory.
+UNAS_MAX_BODY_BYTES = int(env_str("UNAS_MAX_BODY_BYTES", str(2_621_440)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(env_str("UNAS_UPLOAD_MEMORY_BYTES", str(1024 * 1024)))
 
 # --- Pages (frontend/) ---------------------------------------------------------------------------
 LOGIN_URL = "/signin/"

@@ -1,6 +1,6 @@
 """Start the app for local use: one Celery worker, Celery beat (the periodic reaper that
-re-queues work lost with a dead worker or a restarted broker) and the Daphne web server on
-127.0.0.1:8000.
+re-queues work lost with a dead worker or a restarted broker) and the web server (Daphne with
+the request gate, ``nasweb.server``) on 127.0.0.1:8000.
 
 All stop together on Ctrl-C. Used by ``make run`` after migrations.
 """
@@ -33,7 +33,8 @@ def main() -> int:
         cwd=ROOT, env=env,
     )
     web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", host, "-p", port, "nasweb.asgi:application"],
+        [sys.executable, "-m", "nasweb.server", "-b", host, "-p", port,
+         "nasweb.asgi:application"],
         cwd=ROOT, env=env,
     )
     print(f"\nμNAS Web is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)

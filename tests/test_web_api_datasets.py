@@ -164,3 +164,38 @@ def test_mcu_presets():
     assert presets["rp2040-pico"]["sram_bytes"] == 264 * 1024
     assert presets["nrf52840"]["flash_bytes"] == 1024 * 1024
     assert len(presets) == 6
+
+
+def sparse_npz(n: int) -> bytes:
+    """A small compressed .npz whose arrays take ``n * 1024`` bytes once unpacked."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x_train=np.zeros((n, 32, 32), np.uint8),
+                        y_train=np.arange(n) % 2, x_test=np.zeros((4, 32, 32), np.uint8),
+                        y_test=np.arange(4) % 2)
+    return buffer.getvalue()
+
+
+def test_quota_counts_uncompressed_bytes_and_validation_streams(web_client, settings):
+    """Issue 12: a 0.49 MB .npz declaring 502 MB was accepted against a 1 GiB quota, and its
+    validation took 480 MB of memory."""
+    import tracemalloc
+
+    from search_engine.train.datasets import validate_npz
+
+    content = sparse_npz(60_000)  # 61 MB of arrays in a file of about 60 KB
+    assert len(content) < 200_000
+    tracemalloc.start()
+    summary = validate_npz(io.BytesIO(content))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert summary.uncompressed_bytes > 60_000 * 1024 and summary.num_train == 54_000
+    assert peak < 8 * 1024 * 1024, peak  # chunks, not the 61 MB array
+    settings.UNAS_UPLOAD_QUOTA_BYTES = 50 * 1024 * 1024
+    over = upload(web_client, "big.npz", content)
+    assert over.status_code == 413 and "uncompressed" in over.json()["file"][0]
+    assert UploadedDataset.objects.count() == 0
+    settings.UNAS_UPLOAD_QUOTA_BYTES = 100 * 1024 * 1024
+    assert upload(web_client, "big.npz", content).status_code == 201
+    assert UploadedDataset.objects.get().quota_bytes == summary.uncompressed_bytes
+    second = upload(web_client, "big2.npz", content)  # 2 x 61 MB > 100 MB
+    assert second.status_code == 413 and "quota" in second.json()["file"][0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 from channels.db import database_sync_to_async
@@ -226,3 +227,37 @@ def test_an_idle_socket_stays_alive(web_env, owner):
         return event
 
     assert asyncio.run(scenario())["data"]["state"] == "paused"
+
+
+def test_a_channel_layer_outage_closes_cleanly_for_a_retry(web_env, owner, settings, caplog):
+    """Issue 12: during a Redis outage the handshake answered HTTP 500 with a traceback. Now
+    the socket is closed with 1013 (try again later), which the page retries."""
+    from nasweb.searches.consumers import CLOSE_TRY_AGAIN
+
+    search = make_search(owner)
+    with socket.socket() as probe:  # a port where nothing listens: Redis is "down"
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{dead}/0",
+                              "socket_connect_timeout": 1}], "prefix": web_env.prefix}}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+    cookie = session_cookie(owner)
+
+    async def scenario():
+        ws = communicator(search.pk, cookie=cookie)
+        connected, _ = await ws.connect(timeout=TIMEOUT)
+        closed = await ws.receive_output(timeout=TIMEOUT)
+        await ws.wait(timeout=TIMEOUT)
+        return connected, closed
+
+    try:
+        connected, closed = asyncio.run(scenario())
+    finally:
+        channel_layers.backends.clear()
+    assert connected and closed == {"type": "websocket.close", "code": CLOSE_TRY_AGAIN}
+    assert "channel layer unavailable" in caplog.text

@@ -136,6 +136,11 @@ def test_non_finite_metrics_fail_the_candidate(web_env, settings):
         run_recorded(recorder)
     rows = list(Search.objects.get(pk=search.pk).candidates.all())
     assert all(c.state == "failed" and "val_accuracy" in c.error_message for c in rows)
+    # issue 12: nothing was trained, so the search failed (not "finished") and says why
+    search.refresh_from_db()
+    assert search.state == "failed", search.state
+    assert search.error_message.startswith("all 2 candidates failed; the last error: ")
+    assert "val_accuracy" in search.error_message
 
 
 def test_pause_resume_cancel(web_env):

@@ -17,6 +17,7 @@ The event ids of one search grow in commit order (see ``session``), so this is e
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,6 +31,19 @@ REPLAY_BATCH = 500
 MAX_CURSOR = 2**63 - 1
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+#: RFC 6455 "Try Again Later": the channel layer (Redis) is unreachable; the page retries.
+CLOSE_TRY_AGAIN = 1013
+log = logging.getLogger(__name__)
+
+
+def _layer_down(exc: BaseException) -> bool:
+    """A channel-layer outage (Redis down or unreachable), as opposed to a bug."""
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - channels_redis needs redis
+        return isinstance(exc, OSError | TimeoutError)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError | TimeoutError)
 
 
 @database_sync_to_async
@@ -64,6 +78,29 @@ class SearchEventsConsumer(AsyncJsonWebsocketConsumer):
     search_id: int
     group: str
     last: int | None = None  # id of the last event sent; None until the client has a cursor
+    accepted = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the consumer; a channel-layer outage (at the handshake or later) closes the
+        socket with 1013 (try again later) instead of a traceback and an HTTP 500."""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            if not _layer_down(exc):
+                raise
+            log.warning("websocket for search %s: channel layer unavailable (%s); closing "
+                        "with %d", scope.get("url_route", {}).get("kwargs", {}).get("search_id"),
+                        type(exc).__name__, CLOSE_TRY_AGAIN)
+            try:
+                if not self.accepted:  # a refused handshake would look like a 403
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            except Exception:  # noqa: BLE001 - the client went away meanwhile
+                pass
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -19,6 +19,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Sum
+from django.db.models.functions import Greatest
 
 from .engine import builtin_datasets
 from .models import DatasetKind, UploadedDataset
@@ -54,7 +55,8 @@ def _validate(handle: IO[bytes], kind: str, options: dict[str, Any]) -> dict[str
     try:
         if kind == DatasetKind.NPZ:
             summary = validate_npz(handle)
-            return {"input_shape": list(summary.input_shape),
+            return {"uncompressed_bytes": summary.uncompressed_bytes,
+                    "input_shape": list(summary.input_shape),
                     "num_classes": summary.num_classes,
                     "class_names": list(summary.class_names),
                     "summary": {"num_train": summary.num_train, "num_val": summary.num_val,
@@ -64,7 +66,8 @@ def _validate(handle: IO[bytes], kind: str, options: dict[str, Any]) -> dict[str
         found = validate_image_zip(handle)
         height, width = options["image_size"]
         channels = 3 if options["color_mode"] == "rgb" else 1
-        return {"input_shape": [height, width, channels],
+        return {"uncompressed_bytes": found.uncompressed_bytes,
+                "input_shape": [height, width, channels],
                 "num_classes": len(found.class_names), "class_names": list(found.class_names),
                 "summary": {"num_images": found.num_images, "counts": list(found.counts),
                             "num_skipped": found.num_skipped, "root": found.root}}
@@ -84,6 +87,17 @@ def _sha256(handle: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+def _quota_used(owner: Any) -> int:
+    rows = UploadedDataset.objects.filter(owner=owner)
+    return int(rows.aggregate(total=Sum(Greatest("size", "quota_bytes")))["total"] or 0)
+
+
+def _over_quota(total: int, unpacked: int | None = None) -> UploadError:
+    what = f" ({unpacked} bytes uncompressed)" if unpacked is not None else ""
+    return UploadError("file", f"your uploads would take {total} bytes{what}, more than your "
+                               f"quota of {settings.UNAS_UPLOAD_QUOTA_BYTES}", status=413)
+
+
 def store_upload(owner: Any, name: str, upload: UploadedFile, kind: str | None = None,
                  image_size: tuple[int, int] = (32, 32),
                  color_mode: str = "grayscale") -> UploadedDataset:
@@ -94,10 +108,9 @@ def store_upload(owner: Any, name: str, upload: UploadedFile, kind: str | None =
     if size > settings.UNAS_UPLOAD_MAX_BYTES:
         raise UploadError("file", f"the file has {size} bytes, more than the limit "
                                   f"{settings.UNAS_UPLOAD_MAX_BYTES}", status=413)
-    used = UploadedDataset.objects.filter(owner=owner).aggregate(total=Sum("size"))["total"] or 0
+    used = _quota_used(owner)
     if used + size > settings.UNAS_UPLOAD_QUOTA_BYTES:
-        raise UploadError("file", f"your uploads would take {used + size} bytes, more than "
-                                  f"your quota of {settings.UNAS_UPLOAD_QUOTA_BYTES}", status=413)
+        raise _over_quota(used + size)
     kind = _kind_for(upload.name or "", kind)
     options: dict[str, Any] = {}
     if kind == DatasetKind.IMAGE_FOLDER:
@@ -105,9 +118,13 @@ def store_upload(owner: Any, name: str, upload: UploadedFile, kind: str | None =
                    "color_mode": color_mode}
     upload.seek(0)
     found = _validate(upload, kind, options)
+    # the quota counts what the data takes once unpacked, not the compressed file
+    quota = max(size, int(found.pop("uncompressed_bytes") or 0))
+    if used + quota > settings.UNAS_UPLOAD_QUOTA_BYTES:
+        raise _over_quota(used + quota, quota)
     sha = _sha256(upload)
-    row = UploadedDataset(owner=owner, name=name, kind=kind, size=size, sha256=sha,
-                          options=options, **found)
+    row = UploadedDataset(owner=owner, name=name, kind=kind, size=size, quota_bytes=quota,
+                          sha256=sha, options=options, **found)
     row.file.save("upload", upload, save=False)
     row.save()
     return row

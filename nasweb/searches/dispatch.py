@@ -2,13 +2,17 @@
 
 Tasks are only published once the transaction that created their work commits
 (``transaction.on_commit``), so a worker never looks for a row that is not there yet. A publish
-that fails (broker down) is logged; the candidate stays ``queued`` and the reaper publishes it
-again later. ``Dispatcher`` is swapped for a recording one in tests (``set_dispatcher``).
+that fails (broker down) is logged and retried from a background thread with backoff (0.5 s up
+to 5 s between tries), so it goes out within seconds of the broker's return; the candidate stays
+``queued`` meanwhile, and the reaper's queued lease remains the last resort (this process
+died). ``Dispatcher`` is swapped for a recording one in tests (``set_dispatcher``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Protocol
@@ -66,11 +70,38 @@ def new_task_id() -> str:
     return uuid.uuid4().hex
 
 
+#: Seconds between publish retries while the broker is down (then the last one repeats).
+RETRY_BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
+#: Give up retrying in this process after this long; the reaper's queued lease takes over.
+RETRY_FOR_SECONDS = 600.0
+
+
+def _retry(what: str, call: object, args: tuple[object, ...]) -> None:
+    """Publish again with backoff until the broker answers (a daemon thread per failed
+    publish); a duplicate message is harmless (the claim refuses it)."""
+    deadline = time.monotonic() + RETRY_FOR_SECONDS
+    attempt = 0
+    while time.monotonic() < deadline:
+        time.sleep(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF) - 1)])
+        attempt += 1
+        try:
+            call(*args)  # type: ignore[operator]
+        except Exception:  # noqa: BLE001 - still down: back off and try again
+            continue
+        log.info("%s %s: published after %d retries", what, args, attempt)
+        return
+    log.warning("%s %s: broker still down; the reaper will publish it", what, args)
+
+
 def _guarded(what: str, call: object, *args: object) -> None:
     try:
         call(*args)  # type: ignore[operator]
-    except Exception:  # noqa: BLE001 - the reaper publishes it again
-        log.warning("could not %s %s; the reaper will retry", what, args, exc_info=True)
+    except Exception:  # noqa: BLE001 - retried below; the reaper is the last resort
+        log.warning("could not %s %s; retrying until the broker answers", what, args,
+                    exc_info=True)
+        if what != "revoke":
+            threading.Thread(target=_retry, args=(what, call, args), daemon=True,
+                             name=f"unas-republish-{args[0]}").start()
 
 
 def evaluate_on_commit(candidate_pk: int, task_id: str) -> None:

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import shutil
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -266,6 +269,13 @@ def fill(session: SearchSession, now: datetime | None = None) -> None:
     time_up = time_is_up(search, now)
     in_flight = len(engine.in_flight())
     if engine.finished or ((time_up or engine.budget_left <= 0) and in_flight == 0):
+        failed = [c for c in engine.state.candidates if c.state == CandidateState.FAILED]
+        if failed and not engine.state.count(CandidateState.DONE):
+            # nothing was ever trained: say why instead of "finished" with an empty front
+            _end(session, SearchState.FAILED, now,
+                 f"all {len(failed)} candidates failed; the last error: "
+                 f"{(failed[-1].error_message or 'unknown')[:500]}")
+            return
         _end(session, SearchState.FINISHED, now)
         return
     if time_up:
@@ -460,4 +470,40 @@ def reap(now: datetime | None = None) -> dict[str, int]:
                 before = session.search.last_event_id
                 fill(session, now)
                 done["filled"] += int(session.search.last_event_id != before)
+    # 5. temporary folders of evaluations that were killed (their worker never removed them)
+    done["cleaned"] = clean_work_dirs()
     return done
+
+
+WORK_DIR_NAME = re.compile(r"^c([0-9]{1,18})-")
+
+
+def clean_work_dirs(grace_seconds: float = 60.0) -> int:
+    """Remove this machine's evaluation folders (``UNAS_WORK_DIR/c<pk>-*``, made by
+    ``worker.evaluate``) whose candidate is no longer running: a worker killed mid-evaluation
+    leaves its folder behind. Folders younger than ``grace_seconds`` are left alone."""
+    root = Path(settings.UNAS_WORK_DIR)
+    if not root.is_dir():
+        return 0
+    found: dict[int, list[Path]] = {}
+    cutoff = time.time() - grace_seconds
+    for entry in root.iterdir():
+        match = WORK_DIR_NAME.match(entry.name)
+        try:
+            if match and entry.is_dir() and not entry.is_symlink() \
+                    and entry.stat().st_mtime < cutoff:
+                found.setdefault(int(match.group(1)), []).append(entry)
+        except OSError:
+            continue
+    if not found:
+        return 0
+    running = set(Candidate.objects.filter(pk__in=list(found), state=CandidateState.RUNNING)
+                  .values_list("pk", flat=True))
+    removed = 0
+    for pk, folders in found.items():
+        if pk in running:
+            continue
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += not folder.exists()
+    return removed

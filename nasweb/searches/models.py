@@ -67,6 +67,8 @@ class UploadedDataset(models.Model):
     kind = models.CharField(max_length=20, choices=DatasetKind.choices)
     file = models.FileField(upload_to=upload_path, max_length=255)
     size = models.BigIntegerField()
+    # what counts against the owner's quota: the larger of the file and its uncompressed data
+    quota_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     input_shape = models.JSONField()
     num_classes = models.PositiveIntegerField()

@@ -128,6 +128,50 @@ def _class_names(arr: np.ndarray) -> tuple[str, ...]:
     return names
 
 
+def _validate_headers(zf: zipfile.ZipFile, max_bytes: int, max_samples: int
+                      ) -> tuple[dict[str, zipfile.ZipInfo], int]:
+    """The archive's entries and every header checked; (members, declared bytes)."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    allowed = REQUIRED + OPTIONAL
+    for info in zf.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if key not in allowed:
+            raise DatasetError(
+                f"unexpected entry {info.filename!r} in the .npz (allowed arrays: "
+                f"{', '.join(allowed)})"
+            )
+        if key in members:
+            raise _err(key, "appears twice in the archive")
+        members[key] = info
+    missing = [k for k in REQUIRED if k not in members]
+    if missing:
+        raise DatasetError(
+            f"missing array(s) {', '.join(missing)} (a .npz needs x_train, y_train, x_test, "
+            "y_test; x_val, y_val and class_names are optional)"
+        )
+    if ("x_val" in members) != ("y_val" in members):
+        raise DatasetError("x_val and y_val must be given together")
+    declared = sum(i.file_size for i in members.values())
+    if declared > max_bytes:
+        raise DatasetError(
+            f"the arrays take {declared} bytes uncompressed, more than the limit {max_bytes}"
+        )
+    splits = [s for s in ("train", "val", "test") if f"x_{s}" in members]
+    headers = {k: _read_header(zf, info, k) for k, info in members.items()}
+    for s in splits:
+        _check_x_header(f"x_{s}", *headers[f"x_{s}"])
+        _check_y_header(f"y_{s}", *headers[f"y_{s}"], headers[f"x_{s}"][0][0])
+    ref = headers["x_train"][0][1:]
+    for s in splits[1:]:
+        if headers[f"x_{s}"][0][1:] != ref:
+            got = headers[f"x_{s}"][0][1:]
+            raise _err(f"x_{s}", f"sample shape {got} differs from x_train's {ref}")
+    total = sum(headers[f"x_{s}"][0][0] for s in splits)
+    if total > max_samples:
+        raise DatasetError(f"{total} samples in all, more than the limit {max_samples}")
+    return members, declared
+
+
 def _validate(
     source: str | Path | IO[bytes], max_bytes: int, max_samples: int
 ) -> tuple[NpzSummary, dict[str, np.ndarray]]:
@@ -136,45 +180,9 @@ def _validate(
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DatasetError(f"not a readable .npz archive ({exc})") from exc
     with zf:
-        members: dict[str, zipfile.ZipInfo] = {}
-        allowed = REQUIRED + OPTIONAL
-        for info in zf.infolist():
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if key not in allowed:
-                raise DatasetError(
-                    f"unexpected entry {info.filename!r} in the .npz (allowed arrays: "
-                    f"{', '.join(allowed)})"
-                )
-            if key in members:
-                raise _err(key, "appears twice in the archive")
-            members[key] = info
-        missing = [k for k in REQUIRED if k not in members]
-        if missing:
-            raise DatasetError(
-                f"missing array(s) {', '.join(missing)} (a .npz needs x_train, y_train, x_test, "
-                "y_test; x_val, y_val and class_names are optional)"
-            )
-        if ("x_val" in members) != ("y_val" in members):
-            raise DatasetError("x_val and y_val must be given together")
-        declared = sum(i.file_size for i in members.values())
-        if declared > max_bytes:
-            raise DatasetError(
-                f"the arrays take {declared} bytes uncompressed, more than the limit {max_bytes}"
-            )
+        members, declared = _validate_headers(zf, max_bytes, max_samples)
         splits = [s for s in ("train", "val", "test") if f"x_{s}" in members]
-        headers = {k: _read_header(zf, info, k) for k, info in members.items()}
-        for s in splits:
-            _check_x_header(f"x_{s}", *headers[f"x_{s}"])
-            _check_y_header(f"y_{s}", *headers[f"y_{s}"], headers[f"x_{s}"][0][0])
-        ref = headers["x_train"][0][1:]
-        for s in splits[1:]:
-            if headers[f"x_{s}"][0][1:] != ref:
-                got = headers[f"x_{s}"][0][1:]
-                raise _err(f"x_{s}", f"sample shape {got} differs from x_train's {ref}")
-        total = sum(headers[f"x_{s}"][0][0] for s in splits)
-        if total > max_samples:
-            raise DatasetError(f"{total} samples in all, more than the limit {max_samples}")
-
+        ref = _read_header(zf, members["x_train"], "x_train")[0][1:]
         arrays = {k: _read_array(zf, info, k) for k, info in members.items()}
         read = sum(a.nbytes for a in arrays.values())
         if read > max_bytes:  # pragma: no cover - headers were checked against declared sizes
@@ -240,15 +248,150 @@ def _validate(
     return summary, data
 
 
+_STREAM_BYTES = 1 << 20
+MAX_CLASS_NAMES_BYTES = 1 << 20
+
+
+class _Stats:
+    """What validation needs of an array, gathered chunk by chunk (never the whole array)."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+        self.lo, self.hi = np.inf, -np.inf
+        self.finite = True
+        self.whole = True
+        self.size = 0
+
+    def add(self, part: np.ndarray) -> None:
+        if not part.size:
+            return
+        self.size += part.size
+        if part.dtype.kind == "f":
+            finite = np.isfinite(part)
+            if not finite.all():
+                self.finite = False
+                part = part[finite]
+                if not part.size:
+                    return
+            if self.whole and not np.all(part == np.round(part)):
+                self.whole = False
+        self.lo = min(self.lo, float(part.min()))
+        self.hi = max(self.hi, float(part.max()))
+
+
+class _Lazy:
+    """A stand-in for an array in the checks below: dtype, length and the streamed stats."""
+
+    def __init__(self, shape: tuple, stats: _Stats) -> None:
+        self.shape, self.stats, self.dtype = shape, stats, stats.dtype
+
+
+def _stream_stats(zf: zipfile.ZipFile, info: zipfile.ZipInfo, field: str) -> _Lazy:
+    """Read one member's data in chunks of about 1 MiB, checking its length against the header
+    (a forged or truncated member is refused), and gather min/max/finiteness."""
+    try:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            step = max(dtype.itemsize, _STREAM_BYTES // dtype.itemsize * dtype.itemsize)
+            stats = _Stats(dtype)
+            got = 0
+            while got < expected:
+                chunk = fh.read(min(step, expected - got))
+                if not chunk or len(chunk) % dtype.itemsize:
+                    raise ValueError(f"the data ends after {got + len(chunk)} of {expected} "
+                                     "bytes")
+                got += len(chunk)
+                stats.add(np.frombuffer(chunk, dtype=dtype))
+            if fh.read(1):
+                raise ValueError("more data than the header declares")
+    except DatasetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated/forged data, bad CRC, ...
+        raise _err(field, f"cannot read the array data ({exc})") from exc
+    return _Lazy(tuple(int(v) for v in shape), stats)
+
+
+def _validate_lazy(source: str | Path | IO[bytes], max_bytes: int,
+                   max_samples: int) -> NpzSummary:
+    """``_validate`` without holding any array: the same checks, on streamed statistics."""
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DatasetError(f"not a readable .npz archive ({exc})") from exc
+    with zf:
+        names, _ = _validate_headers(zf, max_bytes, max_samples)
+        stats = {k: _stream_stats(zf, info, k) for k, info in names.items()
+                 if k != "class_names"}
+        class_names = None
+        if "class_names" in names:
+            if names["class_names"].file_size > MAX_CLASS_NAMES_BYTES:
+                raise _err("class_names", f"takes more than {MAX_CLASS_NAMES_BYTES} bytes")
+            class_names = _read_array(zf, names["class_names"], "class_names")
+    splits = [s for s in ("train", "val", "test") if f"x_{s}" in stats]
+    x_kind = stats["x_train"].dtype.kind
+    kind = "i" if x_kind in "iu" else x_kind
+    lo, hi = np.inf, -np.inf
+    for s in splits:
+        x = stats[f"x_{s}"]
+        if ("i" if x.dtype.kind in "iu" else x.dtype.kind) != kind:
+            raise _err(f"x_{s}", f"dtype {x.dtype} does not match x_train's "
+                                 f"{stats['x_train'].dtype}")
+        if kind == "f" and not x.stats.finite:
+            raise _err(f"x_{s}", "contains NaN or infinite values")
+        lo, hi = min(lo, x.stats.lo), max(hi, x.stats.hi)
+    if lo < 0 or hi > 255:
+        raise DatasetError(
+            f"x values must lie in [0, 1] or [0, 255] (uint8 style); found {lo:g}..{hi:g}")
+    scale = 1.0 if kind == "b" else (255.0 if kind != "f" or hi > 1.0 else 1.0)
+    for s in splits:
+        y = stats[f"y_{s}"].stats
+        if y.dtype.kind == "f" and (not y.finite or not y.whole):
+            raise _err(f"y_{s}", "labels must be whole numbers")
+        if y.size and y.lo < 0:
+            raise _err(f"y_{s}", f"labels must be >= 0, found {int(y.lo)}")
+    tops = {s: int(stats[f"y_{s}"].stats.hi) for s in splits}
+    if class_names is not None:
+        label_names = _class_names(class_names)
+        k = len(label_names)
+        for s in splits:
+            if tops[s] >= k:
+                raise _err(f"y_{s}", f"label {tops[s]} is out of range for {k} class_names "
+                                     f"(0..{k - 1})")
+    else:
+        k = max(tops.values()) + 1
+        label_names = tuple(str(i) for i in range(k))
+    if not 2 <= k <= MAX_CLASSES:
+        raise DatasetError(f"the data must have 2..{MAX_CLASSES} classes, found {k}")
+    ref = stats["x_train"].shape[1:]
+    shape = ref if len(ref) == 3 else (*ref, 1)
+    n = {s: stats[f"y_{s}"].shape[0] for s in splits}
+    n_val = n["val"] if "val" in n else int(round(n["train"] * VALIDATION_FRACTION))
+    n_train = n["train"] - (0 if "val" in n else n_val)
+    if n_train < 1 or n_val < 1:
+        raise _err("x_train", "needs at least 2 samples when no x_val is given")
+    return NpzSummary(num_train=n_train, num_val=n_val, num_test=n["test"],
+                      input_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+                      num_classes=k, class_names=label_names,
+                      source_dtype=str(stats["x_train"].dtype), scale=scale,
+                      has_validation="val" in n,
+                      uncompressed_bytes=sum(i.file_size for i in names.values()))
+
+
 def validate_npz(
     path_or_file: str | Path | IO[bytes],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> NpzSummary:
-    """Check a `.npz` upload completely; raise `DatasetError` naming the bad field."""
-    summary, _ = _validate(path_or_file, max_bytes, max_samples)
-    return summary
+    """Check a `.npz` upload completely, reading each array in chunks (memory stays about
+    1 MiB whatever the archive declares); raise `DatasetError` naming the bad field.
+    ``uncompressed_bytes`` is what the arrays take once loaded: count that, not the file."""
+    return _validate_lazy(path_or_file, max_bytes, max_samples)
 
 
 def load_npz(
