@@ -71,6 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=arguments.positive_int, default=1)
     parser.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
     parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--no-references", dest="references", action="store_false",
+                        help="do not seed the population with the reference family "
+                             "(LeNet-/DS-CNN-like networks; see docs/search.md)")
     parser.add_argument("--limit", type=arguments.positive_int, default=None,
                         help="use at most this many samples per split (quick demos)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             config = SearchConfig(
                 limits=limits, bounds=limits.default_soft_bounds(error=args.error),
                 rounds=args.rounds, population=args.population, sample=args.sample,
-                strategy=args.strategy, seed=args.seed,
+                strategy=args.strategy, seed=args.seed, references=args.references,
                 sparsity_range=tuple(profile.pruning.sparsity_range))
             search = Search.create(config, space, store)
             search.state.extra["cli"] = meta | {"input_shape": list(dataset_info.input_shape),

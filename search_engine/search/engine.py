@@ -35,6 +35,7 @@ from .state import (
     FAILED,
     IN_FLIGHT,
     QUEUED,
+    REFERENCE_PREFIX,
     RUNNING,
     CandidateRecord,
     SearchConfig,
@@ -53,6 +54,9 @@ class Space(Protocol):
 
     def mutate(self, architecture: dict[str, Any], rng: random.Random
                ) -> tuple[dict[str, Any], str]: ...
+
+    # Optional: ``references() -> list[(name, architecture)]``, the hand-designed networks that
+    # seed the initial population when ``SearchConfig.references`` is on.
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ class Search:
             number = self.state.proposals
             self.state.proposals += 1
             rng = random.Random(f"{config.seed}:{number}")
-            architecture, sparsity, parent, morphism = self._draw(rng)
+            architecture, sparsity, parent, morphism = self._draw(rng, number)
             check = self.precheck(architecture, sparsity, self.state)
             if check.fits:
                 candidate = CandidateRecord(
@@ -256,9 +260,20 @@ class Search:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _draw(self, rng: random.Random) -> tuple[dict[str, Any], float, int | None, str | None]:
+    def _references(self) -> list[tuple[str, dict[str, Any]]]:
+        if not self.config.references:
+            return []
+        references = getattr(self.space, "references", None)
+        return list(references()) if references is not None else []
+
+    def _draw(self, rng: random.Random, number: int
+              ) -> tuple[dict[str, Any], float, int | None, str | None]:
         config = self.config
         lo, hi = config.sparsity_range
+        references = self._references()
+        if number < len(references):  # the first proposals: the reference family
+            name, architecture = references[number]
+            return architecture, lo, None, f"{REFERENCE_PREFIX}{name}"
         evolve = (config.strategy == "evolution"
                   and len(self.state.candidates) >= config.population
                   and self.state.population)

@@ -44,6 +44,14 @@ class JsonSpace:
 
         return architecture_to_json(self.space.sample(rng))
 
+    def references(self) -> list[tuple[str, dict[str, Any]]]:
+        """The reference family for this input shape, smallest first (``space.references``)."""
+        from search_engine.space import architecture_to_json
+        from search_engine.space.references import reference_family
+
+        return [(name, architecture_to_json(self.space.normalise(arch)))
+                for name, arch in reference_family(self.input_shape)]
+
     def mutate(self, architecture: dict[str, Any], rng: random.Random
                ) -> tuple[dict[str, Any], str]:
         from search_engine.space import architecture_from_json, architecture_to_json

@@ -17,6 +17,8 @@ STRATEGIES = ("evolution", "random")
 #: Candidate states. ``queued`` and ``running`` are "in flight": on resume they are queued again.
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 IN_FLIGHT = (QUEUED, RUNNING)
+#: ``morphism`` of a reference network: ``"reference:lenet-8"``.
+REFERENCE_PREFIX = "reference:"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class SearchConfig:
     sparsity_range: tuple[float, float] = (0.05, 0.8)
     sparsity_sigma: float = 0.05
     max_rejections: int = 2000
+    #: Seed the initial population with the reference family (``space.references``), smallest
+    #: first; those that cannot fit are refused by the pre-training check like any child.
+    references: bool = True
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: object) -> None:
@@ -68,6 +73,7 @@ class SearchConfig:
         data["limits"] = HardLimits.from_json(data["limits"])
         data["bounds"] = SoftBounds.from_json(data["bounds"])
         data["sparsity_range"] = tuple(data["sparsity_range"])
+        data.setdefault("references", False)  # searches saved before references existed
         return cls(**data)
 
 
@@ -90,6 +96,14 @@ class CandidateRecord:
     attempts: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """How the candidate was made: ``reference`` (a hand-designed network of the reference
+        family), ``mutation`` (a parent's child) or ``random`` (drawn from the space)."""
+        if self.morphism is not None and self.morphism.startswith(REFERENCE_PREFIX):
+            return "reference"
+        return "mutation" if self.parent is not None else "random"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
