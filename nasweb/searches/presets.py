@@ -28,6 +28,12 @@ from dataclasses import asdict, dataclass
 KB = 1024
 MB = 1024 * KB
 
+#: Above these a limit is warned about (not refused): no MCU has more. The largest on-chip SRAMs
+#: are a few MiB (e.g. 2 MiB on NXP i.MX RT1170, 1.4 MiB on STM32H7A3), external PSRAM on MCU
+#: modules is 8-16 MiB (ESP32-S3); external QSPI/octal Flash goes up to 64 MiB.
+PLAUSIBLE_MAX_SRAM_BYTES = 16 * MB
+PLAUSIBLE_MAX_FLASH_BYTES = 64 * MB
+
 
 @dataclass(frozen=True)
 class McuPreset:
