@@ -13,7 +13,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
 from tests import test_browser_dashboard as dash  # noqa: E402
-from tests.test_browser_dashboard import api, new_project, sign_up  # noqa: E402
+from tests.test_browser_dashboard import api, new_project, new_search, sign_up  # noqa: E402
 
 app, chromium, page = dash.app, dash.chromium, dash.page  # the same fixtures, by name
 
@@ -57,3 +57,29 @@ def test_units_in_the_fields_and_hopeless_limits_refused_with_the_reason(page):
     [created] = _searches(page, project)
     assert (created["sram_bytes"], created["flash_bytes"]) == (20 * 1024, 64_000)
     api(page, "POST", f"/api/searches/{created['id']}/cancel/")
+
+
+def test_delete_a_search_from_the_project_page_after_confirming(page):
+    sign_up(page)
+    project = new_project(page)
+    keep = new_search(page, project, name="keep", rounds=1, population=1, sample=1)
+    doomed = new_search(page, project, name="doomed", rounds=1, population=1, sample=1)
+    page.goto(f"/projects/{project}/")
+    button = page.get_by_role("button", name="Delete search doomed")
+    # dismissing the confirmation deletes nothing
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    button.click()
+    expect(page.get_by_role("link", name="doomed")).to_be_visible()
+    assert {s["id"] for s in _searches(page, project)} == {keep, doomed}
+    messages = []
+
+    def accept(dialog):
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    button.click()
+    expect(page.get_by_role("link", name="doomed")).to_have_count(0)
+    expect(page.get_by_role("link", name="keep")).to_be_visible()
+    assert 'Delete the search "doomed"' in messages[0]
+    assert [s["id"] for s in _searches(page, project)] == [keep]
