@@ -83,3 +83,17 @@ def test_delete_a_search_from_the_project_page_after_confirming(page):
     expect(page.get_by_role("link", name="keep")).to_be_visible()
     assert 'Delete the search "doomed"' in messages[0]
     assert [s["id"] for s in _searches(page, project)] == [keep]
+
+
+def test_small_board_presets_fill_the_limits(page):
+    sign_up(page)
+    project = new_project(page)
+    page.goto(f"/projects/{project}/new-search/")
+    page.wait_for_function("document.querySelectorAll('#preset option').length > 1")
+    for preset, sram, flash in (("stm32f103c8", "20", "64"), ("nrf52832", "64", "512"),
+                                ("samd21g18", "32", "256")):
+        page.get_by_label("Board or MCU").select_option(preset)
+        expect(page.locator("#sram_bytes")).to_have_value(sram)
+        expect(page.locator("#sram_unit")).to_have_value("KiB")
+        expect(page.locator("#flash_bytes")).to_have_value(flash)
+    expect(page.locator("#preset option[value=stm32f103c8]")).to_contain_text("20 KiB SRAM")
