@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nasweb.searches.presets import PLAUSIBLE_MAX_FLASH_BYTES, PLAUSIBLE_MAX_SRAM_BYTES
+
 KIB = 1024
 
 #: per data set: SRAM and Flash limits (bytes), budget (candidates), population, sample size
@@ -27,6 +29,9 @@ FALLBACK = {"sram_bytes": 64 * KIB, "flash_bytes": 256 * KIB, "rounds": 30, "pop
 #: limits below these are allowed but warned about in the form
 LOW_SRAM_WARNING_BYTES = 8 * KIB
 LOW_FLASH_WARNING_BYTES = 8 * KIB
+#: ... and above these (more than any MCU has; the API warns about the same)
+HIGH_SRAM_WARNING_BYTES = PLAUSIBLE_MAX_SRAM_BYTES
+HIGH_FLASH_WARNING_BYTES = PLAUSIBLE_MAX_FLASH_BYTES
 
 
 def form_defaults(dataset: str) -> dict[str, Any]:
@@ -35,5 +40,7 @@ def form_defaults(dataset: str) -> dict[str, Any]:
     values.update(dataset=dataset, profile="quick", in_flight_target=2, seed=0,
                   low_sram_warning_bytes=LOW_SRAM_WARNING_BYTES,
                   low_flash_warning_bytes=LOW_FLASH_WARNING_BYTES,
+                  high_sram_warning_bytes=HIGH_SRAM_WARNING_BYTES,
+                  high_flash_warning_bytes=HIGH_FLASH_WARNING_BYTES,
                   all=DATASET_DEFAULTS, fallback=FALLBACK)
     return values

@@ -16,10 +16,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def app_env(environ: dict[str, str]) -> dict[str, str]:
+    """The processes' environment: DEBUG off unless DJANGO_DEBUG asks for it (Django's debug
+    404 page lists every URL pattern); static files are served either way."""
+    env = dict(environ, DJANGO_SETTINGS_MODULE="nasweb.settings")
+    env.setdefault("DJANGO_DEBUG", "0")
+    return env
+
+
 def main() -> int:
     host = os.environ.get("UNAS_HOST", "127.0.0.1")
     port = os.environ.get("UNAS_PORT", "8000")
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nasweb.settings")
+    env = app_env(dict(os.environ))
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "nasweb", "worker", "--loglevel=INFO",
          "--concurrency=1", "--pool=prefork"],

@@ -228,12 +228,13 @@ def test_invalid_inputs_show_messages_next_to_the_fields_and_create_nothing(page
     page.wait_for_function("document.querySelectorAll('#preset option').length > 1")
     # client-side checks
     page.locator("#sram_bytes").fill("")
-    page.locator("#flash_bytes").fill("lots")
+    page.locator("#flash_bytes").fill("-5")
     page.locator("#bound_error").fill("150")
     page.locator("#rounds").fill("0")
     page.get_by_role("button", name="Start search").click()
     expect(page.locator("#sram_bytes-error")).to_have_text("Enter the SRAM your MCU has.")
-    expect(page.locator("#flash_bytes-error")).to_contain_text("must be a number")
+    expect(page.locator("#flash_bytes-error")).to_have_text(
+        "Flash must be at least 1 byte, not -5 KiB.")
     expect(page.locator("#bound_error-error")).to_contain_text("between 0 and 100")
     expect(page.locator("#rounds-error")).to_contain_text("at least 1")
     expect(page.locator("#sram_bytes")).to_have_attribute("aria-invalid", "true")
@@ -400,6 +401,9 @@ def test_the_page_modules_pure_functions(page):
       const bad = s.validateSearch({...base, sram: '-3', flash: '', macs: 'x', errorTarget: '0',
         rounds: '2.5', population: '2', sample: '3', seed: '-1', timeMinutes: '0'});
       const low = s.validateSearch({...base, sram: '4000', sramUnit: 'B'}, {lowSram: 8192});
+      const high = s.validateSearch({...base, sram: '32', sramUnit: 'MiB'},
+        {highSram: 16 * 1048576});
+      const units = s.validateSearch({...base, sram: '20KB', flash: '20 KiB'});
       const up = s.validateSearch({...base, dataset: 'upload:7', macs: '2.5', errorTarget: '5',
         timeMinutes: '10'});
       const rows = [{index: 0, flash_bytes: 5}, {index: 1, flash_bytes: null},
@@ -411,7 +415,8 @@ def test_the_page_modules_pure_functions(page):
                   f.toBytes('1e3', 'B'), f.toBytes('3', 'KB')],
         split: [f.splitBytes(32768), f.splitBytes(1048576), f.splitBytes(1000)],
         ok: [ok.body, ok.errors, ok.warnings], bad: Object.keys(bad.errors).sort(),
-        low: low.warnings, up: up.body,
+        low: low.warnings, up: up.body, high: high.warnings,
+        units: [units.body.sram_bytes, units.body.flash_bytes, units.errors],
         asc: c.view(rows, {key: 'flash_bytes', direction: 'ascending'}).map(r => r.index),
         desc: c.view(rows, {key: 'flash_bytes', direction: 'descending'}).map(r => r.index),
         front: ch.front2d([{x: 1, y: 5}, {x: 2, y: 6}, {x: 3, y: 2}, {x: 3, y: 1}, {x: 4, y: 1}])
@@ -436,6 +441,8 @@ def test_the_page_modules_pure_functions(page):
     assert result["bad"] == ["bound_error", "flash_bytes", "macs", "rounds", "sample", "seed",
                              "sram_bytes", "time_budget_minutes"]
     assert "few models will fit" in result["low"]["sram_bytes"]
+    assert "than any microcontroller has" in result["high"]["sram_bytes"]
+    assert result["units"] == ["20KB", "20 KiB", {}]  # the API parses these (CLI syntax)
     assert result["up"]["upload"] == 7 and "dataset" not in result["up"]
     assert result["up"]["macs"] == 2500 and result["up"]["bound_error"] == 0.05
     assert result["up"]["time_budget_seconds"] == 600

@@ -14,7 +14,7 @@ def test_byte_sizes(text, expected):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("-4KB", "expected a positive number"), ("0", "at least 1"), ("0KB", "at least 1"),
+    ("-4KB", "at least 1"), ("-5", "at least 1"), ("0", "at least 1"), ("0KB", "at least 1"),
     ("4XB", "unknown unit 'XB'"), ("4 K B", "expected a positive number"), ("", "expected"),
     ("KB", "expected a positive number"), ("1.5B", "not a whole number"), ("nan", "expected"),
     ("inf", "expected"), ("4GB", "unknown unit"),

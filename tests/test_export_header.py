@@ -15,6 +15,7 @@ from search_engine.export.header import (
     HeaderError,
     c_string_literal,
     check_c_identifier,
+    extract_usage_example,
     render_c_header,
     sanitise_c_identifier,
     write_c_header,
@@ -160,7 +161,8 @@ def test_int8_model_header_has_its_quantisation(tmp_path):
     text = render_c_header(tflite, name="digits", arena_bytes=5000, class_names=names)
     assert "constexpr int digits_input_shape[] = {1, 8, 8, 1};" in text
     assert "constexpr int digits_output_shape[] = {1, 10};" in text
-    assert "resolver.AddConv2D();" in text and "resolver.AddFullyConnected();" in text
+    assert "resolver.AddConv2D() != kTfLiteOk" in text
+    assert "resolver.AddFullyConnected() != kTfLiteOk" in text
     out = _compile_and_run(tmp_path, "digits", text)
     length, arena, in_zp, out_zp = (int(v) for v in out[0].split())
     assert (length, arena, in_zp, out_zp) == (len(tflite), 5000, io.inputs[0].zero_point,
@@ -170,3 +172,112 @@ def test_int8_model_header_has_its_quantisation(tmp_path):
     assert out_scale == pytest.approx(io.outputs[0].scale, rel=1e-6)
     assert [bytes.fromhex(line).decode() for line in out[2:-1]] == names
     assert int(out[-1]) == _checksum(tflite)
+
+
+# --- the usage example in the header's comment: complete, and compiles against TFLM ----------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tflm_source_tree(tmp_dir: Path) -> Path | None:
+    """A TFLM source tree with its third-party headers: ``UNAS_TFLM_DIR`` (unpacked), else the
+    offline tarball ``UNAS_TFLM_TARBALL`` or ``../shared/tflm/tflite-micro-*.tar.gz`` (unpacked
+    into ``tmp_dir``); None when neither exists."""
+    import os
+    import tarfile
+
+    if os.environ.get("UNAS_TFLM_DIR"):
+        tree = Path(os.environ["UNAS_TFLM_DIR"])
+        return tree if (tree / "tensorflow/lite/micro").is_dir() else None
+    tarballs = ([Path(os.environ["UNAS_TFLM_TARBALL"])] if os.environ.get("UNAS_TFLM_TARBALL")
+                else sorted((REPO.parent / "shared/tflm").glob("tflite-micro-*.tar.gz")))
+    tarballs = [t for t in tarballs if t.is_file()]
+    if not tarballs:
+        return None
+    with tarfile.open(tarballs[-1]) as tar:
+        tar.extractall(tmp_dir, filter="data")
+    return tmp_dir / "tflite-micro"
+
+
+@pytest.fixture(scope="module")
+def tflm_tree(tmp_path_factory) -> Path:
+    tree = _tflm_source_tree(tmp_path_factory.mktemp("tflm"))
+    if tree is None:
+        pytest.skip("no TFLM headers: set UNAS_TFLM_DIR (a tflite-micro checkout) or put the "
+                    "offline tarball in ../shared/tflm/ (the tflite-micro wheel ships no headers)")
+    return tree
+
+
+def _compile_example(tmp_path: Path, tree: Path, name: str, header_text: str) -> None:
+    """Write the header and its extracted example, compile the example with -Werror."""
+    downloads = tree / "tensorflow/lite/micro/tools/make/downloads"
+    (tmp_path / f"{name}.h").write_text(header_text, encoding="ascii")
+    (tmp_path / "example.cc").write_text(extract_usage_example(header_text))
+    includes = ["-I", str(tmp_path)]
+    for d in (tree, downloads / "flatbuffers/include", downloads / "gemmlowp", downloads / "ruy"):
+        includes += ["-isystem", str(d)]  # TFLM's own warnings are not the example's
+    cc = subprocess.run(
+        ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY",
+         *includes, "-c", "example.cc", "-o", "example.o"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert cc.returncode == 0, cc.stderr[-4000:]
+    symbols = subprocess.run(["nm", "-C", "example.o"], cwd=tmp_path, capture_output=True,
+                             text=True).stdout
+    assert f"{name}_setup()" in symbols and f"{name}_classify(float const*)" in symbols
+
+
+def test_usage_example_is_a_whole_file_with_exactly_the_models_ops():
+    text = render_c_header(SINE.read_bytes(), name="model", arena_bytes=2048, class_names=["s"])
+    example = extract_usage_example(text)
+    assert '#include "model.h"' in example
+    # the regression: `const tflite::Model* model = tflite::GetModel(model);` reused the name
+    assert re.search(r"tflite::Model\*\s*model\b", example) is None
+    assert "tflite::GetModel(model)" in example
+    assert re.findall(r"resolver\.(Add\w+)\(\)", example) == ["AddFullyConnected"]
+    assert "MicroMutableOpResolver<model_num_op_types>" in example
+    assert "model_tensor_arena[model_arena_size]" in example and "AllocateTensors()" in example
+    assert "Invoke()" in example
+
+
+def test_a_header_without_an_example_is_refused():
+    with pytest.raises(HeaderError, match="no usage example"):
+        extract_usage_example("// nothing\n")
+
+
+@pytest.mark.parametrize("bad", ["tflite", "main", "std", "size_t"])
+def test_names_that_clash_with_tflm_are_refused_and_sanitised(bad):
+    with pytest.raises(HeaderError, match="TFLM"):
+        check_c_identifier(bad)
+    assert check_c_identifier(sanitise_c_identifier(bad)) == f"{bad}_"
+
+
+def test_every_resolver_method_exists_in_tflm(tflm_tree):
+    from search_engine.export.header import _RESOLVER
+
+    source = (tflm_tree / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
+    missing = [m for m in _RESOLVER.values() if f"TfLiteStatus {m}(" not in source]
+    assert not missing
+
+
+@needs_gxx
+@pytest.mark.parametrize("name", ["model", "sine_model", "input", "resolver", "interpreter"])
+def test_usage_example_compiles_against_tflm(tmp_path, tflm_tree, name):
+    text = render_c_header(SINE.read_bytes(), name=name, arena_bytes=2048, class_names=["s"])
+    _compile_example(tmp_path, tflm_tree, name, text)
+
+
+@needs_gxx
+@pytest.mark.slow
+def test_int8_usage_example_compiles_against_tflm(tmp_path, tflm_tree):
+    from search_engine.export.convert import convert_to_int8_tflite
+    from search_engine.export.demo_models import chain_model, digits_data
+
+    tflite = convert_to_int8_tflite(chain_model(depth=2, width=4), digits_data()[0],
+                                    num_samples=20)
+    text = render_c_header(tflite, name="model", arena_bytes=5000,
+                           class_names=[str(i) for i in range(10)])
+    example = extract_usage_example(text)
+    assert "int8_t* in = input->data.int8;" in example and "std::lround" in example
+    assert "resolver.AddConv2D()" in example
+    _compile_example(tmp_path, tflm_tree, "model", text)

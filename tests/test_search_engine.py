@@ -174,8 +174,10 @@ def test_precheck_rejects_before_training():
 
     nothing_fits = Search.create(config(max_rejections=50), LineSpace(), MemoryStore(),
                                  lambda a, s, st: PrecheckResult(False, "flash"))
-    with pytest.raises(SearchError, match="too tight"):
+    with pytest.raises(SearchError, match="too tight") as raised:
         nothing_fits.propose()
+    # a sentence for the page, not a Python dict
+    assert "50 draws over Flash" in str(raised.value) and "{" not in str(raised.value)
 
 
 def test_feasible_means_measured_and_within_limits():

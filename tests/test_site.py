@@ -23,3 +23,14 @@ def test_database_urls():
         "u", "p@ss", "db", "5433", "unas")
     with pytest.raises(ValueError, match="unsupported scheme"):
         database_from_url("mysql://x/y", Path("/app"))
+
+
+def test_make_run_has_debug_off_unless_asked():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "run_app", Path(__file__).resolve().parents[1] / "scripts/run_app.py")
+    run_app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_app)
+    assert run_app.app_env({})["DJANGO_DEBUG"] == "0"
+    assert run_app.app_env({"DJANGO_DEBUG": "1"})["DJANGO_DEBUG"] == "1"

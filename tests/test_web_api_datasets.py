@@ -163,7 +163,7 @@ def test_mcu_presets():
     assert presets["esp32"]["sram_bytes"] == 520 * 1024
     assert presets["rp2040-pico"]["sram_bytes"] == 264 * 1024
     assert presets["nrf52840"]["flash_bytes"] == 1024 * 1024
-    assert len(presets) == 6
+    assert len(presets) == 12
 
 
 def sparse_npz(n: int) -> bytes:
@@ -199,3 +199,19 @@ def test_quota_counts_uncompressed_bytes_and_validation_streams(web_client, sett
     assert UploadedDataset.objects.get().quota_bytes == summary.uncompressed_bytes
     second = upload(web_client, "big2.npz", content)  # 2 x 61 MB > 100 MB
     assert second.status_code == 413 and "quota" in second.json()["file"][0]
+
+
+def test_small_board_presets_with_core_and_clock():
+    from rest_framework.test import APIClient
+
+    presets = {p["id"]: p for p in APIClient().get("/api/mcu-presets/").json()}
+    kib = 1024
+    expected = {"stm32f103c8": (20, 64), "stm32l072cz": (20, 192), "stm32g071rb": (36, 128),
+                "nrf52832": (64, 512), "arduino-nano-33-ble": (256, 1024),
+                "rp2040-pico": (264, 2048), "esp32-c3": (384, 4096), "samd21g18": (32, 256)}
+    for pid, (sram, flash) in expected.items():
+        assert (presets[pid]["sram_bytes"], presets[pid]["flash_bytes"]) == (sram * kib,
+                                                                             flash * kib), pid
+    assert sum(p["sram_bytes"] < 128 * kib for p in presets.values()) >= 5
+    for p in presets.values():  # every board names its core and clock
+        assert "MHz" in p["mcu"] and "(" in p["mcu"], p

@@ -62,7 +62,14 @@ def test_create_with_everything(web_client, project):
     ({"sram_bytes": None}, "sram_bytes"),
     ({"sram_bytes": 0}, "sram_bytes"),
     ({"sram_bytes": -5}, "sram_bytes"),
-    ({"sram_bytes": "64KB"}, "sram_bytes"),
+    ({"sram_bytes": "64XB"}, "sram_bytes"),
+    ({"sram_bytes": "64 K B"}, "sram_bytes"),
+    ({"sram_bytes": True}, "sram_bytes"),
+    ({"sram_bytes": [64]}, "sram_bytes"),
+    ({"sram_bytes": "1.5B"}, "sram_bytes"),
+    ({"sram_bytes": "2000 MiB" * 10}, "sram_bytes"),
+    ({"sram_bytes": 100}, "sram_bytes"),
+    ({"flash_bytes": "100 B"}, "flash_bytes"),
     ({"flash_bytes": 2**70}, "flash_bytes"),
     ({"macs": 0}, "macs"),
     ({"bound_error": 1.5}, "bound_error"),
@@ -97,6 +104,64 @@ def test_bad_search_input_is_a_field_error(web_client, project, fields, field):
     assert response.status_code == 400, response.content
     assert field in response.json(), response.json()
     assert Search.objects.count() == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("20KB", 20_000), ("20 KiB", 20 * 1024), ("20480", 20480), (20480, 20480),
+    ("0.5 MiB", 512 * 1024), (" 6000 B ", 6000), (6000.0, 6000),
+])
+def test_limits_take_the_cli_size_syntax(web_client, project, text, expected):
+    response = create(web_client, project, sram_bytes=text, flash_bytes=text)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["sram_bytes"], body["flash_bytes"]) == (expected, expected)
+    assert body["warnings"] == {}
+
+
+@pytest.mark.parametrize("value, message", [
+    (-5, "must be at least 1 (got '-5')"), ("-5", "must be at least 1 (got '-5')"),
+    (0, "must be at least 1"), ("0 KiB", "must be at least 1"),
+    ("20 XB", "unknown unit 'XB' in '20 XB' (use B, KB, KiB, MB, MiB"),
+    ("twenty", "expected a positive number with an optional unit"),
+    ("1.5", "'1.5' is not a whole number"),
+    (2**41, "more than 1099511627776 (1 TiB)"),
+])
+def test_bad_sizes_have_exact_messages(web_client, project, value, message):
+    response = create(web_client, project, sram_bytes=value)
+    assert response.status_code == 400
+    [error] = response.json()["sram_bytes"]
+    assert message in error and "must be a number" not in error
+    assert Search.objects.count() == 0
+
+
+def test_limits_below_the_smallest_model_are_refused_with_the_reason(web_client, project):
+    from search_engine.search.floor import smallest_fit
+
+    floor = smallest_fit((8, 8, 1), 10, 0.8)  # digits, the quick profile's pruning range
+    response = create(web_client, project, sram_bytes=floor.sram_bytes - 1,
+                      flash_bytes=100)
+    assert response.status_code == 400
+    errors = response.json()
+    assert errors["sram_bytes"][0].startswith("too small: no model can fit")
+    assert f"needs about {floor.sram_bytes} bytes" in errors["sram_bytes"][0]
+    assert "TFLite Micro" in errors["sram_bytes"][0]
+    assert f"Give at least {floor.flash_bytes} bytes" in errors["flash_bytes"][0]
+    assert Search.objects.count() == 0
+    # exactly the floor is accepted
+    ok = create(web_client, project, sram_bytes=floor.sram_bytes, flash_bytes=floor.flash_bytes)
+    assert ok.status_code == 201, ok.content
+
+
+def test_limits_no_mcu_has_are_accepted_with_a_warning(web_client, project):
+    response = create(web_client, project, sram_bytes="10 MiB",
+                      flash_bytes=200 * 1024**2)
+    assert response.status_code == 201, response.content
+    warnings = response.json()["warnings"]
+    assert "sram_bytes" not in warnings  # 10 MiB: PSRAM modules have that
+    assert "more than any microcontroller has" in warnings["flash_bytes"][0]
+    big = create(web_client, project, sram_bytes=10 * 1024**3)
+    assert big.status_code == 201
+    assert "check the unit" in big.json()["warnings"]["sram_bytes"][0]
 
 
 def test_a_data_set_that_is_not_installed_is_refused(web_client, project, settings, tmp_path):

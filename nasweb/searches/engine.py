@@ -74,6 +74,14 @@ def precheck_for(search: Search, space: Any) -> Callable[..., Any]:
     return build_precheck(space, search_config(search).limits)
 
 
+def limit_floor(input_shape: tuple[int, int, int], num_classes: int, max_sparsity: float
+                ) -> Any:
+    """The smallest SRAM / Flash any model of the space needs (``search_engine.search.floor``)."""
+    from search_engine.search.floor import smallest_fit
+
+    return smallest_fit(input_shape, num_classes, max_sparsity)
+
+
 def builtin_datasets() -> list[Any]:
     """The server's data sets (``available_datasets``) without the upload kinds."""
     from search_engine.train.datasets import available_datasets

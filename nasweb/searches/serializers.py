@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .engine import EngineSetupError, builtin_shape, profile_sparsity_range
+from .engine import EngineSetupError, builtin_shape, limit_floor, profile_sparsity_range
 from .models import (
     METRIC_COLUMNS,
     OBJECTIVE_COLUMNS,
@@ -29,6 +29,7 @@ from .models import (
     SearchEvent,
     UploadedDataset,
 )
+from .presets import PLAUSIBLE_MAX_FLASH_BYTES, PLAUSIBLE_MAX_SRAM_BYTES
 
 MAX_BYTES = 2**40  # 1 TiB: far above any MCU, far below any column's range
 MAX_MACS = 2**50
@@ -83,6 +84,46 @@ def _owned_uploads(serializer: serializers.Serializer) -> Any:
 
 
 @extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"oneOf": [
+    {"type": "integer", "minimum": 1, "maximum": MAX_BYTES},
+    {"type": "string", "example": "20 KiB",
+     "description": "a number with an optional unit: B, KB (1000), KiB (1024), MB, MiB"}]})
+class ByteSize(serializers.Field):
+    """A byte count as a number or as the CLI writes it (``20480``, ``20KB``, ``20 KiB``).
+
+    Parsed by the CLI's own parser (``search_engine.cli.units.parse_bytes``), so the form, the
+    API and the command line accept the same text and give the same messages.
+    """
+
+    def __init__(self, *, label: str, **kwargs: Any) -> None:
+        self.what = label
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        from search_engine.cli.units import parse_bytes
+
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            raise serializers.ValidationError(
+                "expected a number of bytes or a size such as '20 KiB'")
+        if isinstance(data, str):
+            valid_text(data)
+            if len(data) > 40:
+                raise serializers.ValidationError("too long for a size (40 characters at most)")
+        text = data if isinstance(data, str) else repr(data)
+        try:
+            value = parse_bytes(text, self.what)
+        except ValueError as exc:
+            raise serializers.ValidationError(
+                str(exc).removeprefix(f"{self.what}: ")) from None
+        if value > MAX_BYTES:
+            raise serializers.ValidationError(
+                f"{value} bytes is more than {MAX_BYTES} (1 TiB), far above any MCU")
+        return value
+
+    def to_representation(self, value: int) -> int:
+        return int(value)
+
+
 class OwnedUploadField(serializers.PrimaryKeyRelatedField):
     """An upload id, resolved among the requesting user's uploads only."""
 
@@ -118,6 +159,51 @@ def resolve_dataset(dataset: str | None, upload: UploadedDataset | None
     except EngineSetupError as exc:
         raise serializers.ValidationError({exc.field: [str(exc)]}) from None
     return name, shape, classes
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{int(n)} B"
+
+
+def hopeless_limits(dataset: str, shape: tuple[int, ...], classes: int, max_sparsity: float,
+                    sram: int, flash: int) -> dict[str, list[str]]:
+    """Field errors for limits below the smallest model of the space (``search.floor``)."""
+    floor = limit_floor(tuple(int(d) for d in shape), int(classes), float(max_sparsity))
+    where = f"{dataset} ({'×'.join(str(d) for d in shape)}, {classes} classes)"
+    errors: dict[str, list[str]] = {}
+    if sram < floor.sram_bytes:
+        errors["sram_bytes"] = [
+            f"too small: no model can fit in {_kib(sram)} of SRAM. The smallest network of "
+            f"the search space for {where} needs about {floor.sram_bytes} bytes "
+            f"({_kib(floor.sram_bytes)}): {floor.peak_memory_bytes} B of activations plus "
+            f"{floor.sram_overhead_bytes} B of TFLite Micro's own arena data. Give at least "
+            f"{floor.sram_bytes} bytes."]
+    if flash < floor.flash_bytes:
+        errors["flash_bytes"] = [
+            f"too small: no model can fit in {_kib(flash)} of Flash. The smallest network of "
+            f"the search space for {where} needs about {floor.flash_bytes} bytes "
+            f"({_kib(floor.flash_bytes)}): {floor.model_size_bytes} B of weights plus "
+            f"{floor.flash_overhead_bytes} B of .tflite structure. Give at least "
+            f"{floor.flash_bytes} bytes."]
+    return errors
+
+
+def implausible_limits(sram: int, flash: int) -> dict[str, list[str]]:
+    """Warnings (not errors) for limits above what any MCU has (``presets.PLAUSIBLE_*``)."""
+    warnings: dict[str, list[str]] = {}
+    if sram > PLAUSIBLE_MAX_SRAM_BYTES:
+        warnings["sram_bytes"] = [
+            f"{_mib(sram)} of SRAM is more than any microcontroller has (the largest have a few "
+            f"MiB, {_mib(PLAUSIBLE_MAX_SRAM_BYTES)} with external PSRAM); check the unit."]
+    if flash > PLAUSIBLE_MAX_FLASH_BYTES:
+        warnings["flash_bytes"] = [
+            f"{_mib(flash)} of Flash is more than any microcontroller has (up to "
+            f"{_mib(PLAUSIBLE_MAX_FLASH_BYTES)} with external QSPI Flash); check the unit."]
+    return warnings
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MiB"
 
 
 # -- projects -------------------------------------------------------------------------------
@@ -224,8 +310,8 @@ class SearchCreateSerializer(serializers.Serializer):
     data_limit = serializers.IntegerField(min_value=1, max_value=MAX_DATA_LIMIT, required=False,
                                           allow_null=True,
                                           help_text="use at most this many samples per split")
-    sram_bytes = serializers.IntegerField(min_value=1, max_value=MAX_BYTES)
-    flash_bytes = serializers.IntegerField(min_value=1, max_value=MAX_BYTES)
+    sram_bytes = ByteSize(label="SRAM", help_text="hard limit: bytes, or e.g. '20 KiB'")
+    flash_bytes = ByteSize(label="Flash", help_text="hard limit: bytes, or e.g. '64KB'")
     macs = serializers.IntegerField(min_value=1, max_value=MAX_MACS, required=False,
                                     allow_null=True)
     bound_error = Bound(max_value=1.0)
@@ -247,6 +333,8 @@ class SearchCreateSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: field -> messages for accepted but implausible values (set by ``validate``)
+        self.warnings: dict[str, list[str]] = {}
         request = self.context.get("request")
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -277,6 +365,10 @@ class SearchCreateSerializer(serializers.Serializer):
         attrs.setdefault("sparsity_max", high)
         if attrs["sparsity_min"] > attrs["sparsity_max"]:
             errors["sparsity_max"] = ["must not be below sparsity_min"]
+        else:
+            errors.update(hopeless_limits(name, shape, classes, attrs["sparsity_max"],
+                                          attrs["sram_bytes"], attrs["flash_bytes"]))
+        self.warnings = implausible_limits(attrs["sram_bytes"], attrs["flash_bytes"])
         attrs.setdefault("bound_sram_bytes", None)
         attrs.setdefault("bound_flash_bytes", None)
         attrs.setdefault("bound_macs", None)

@@ -171,7 +171,9 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         fields = dict(serializer.validated_data)
         project = fields.pop("project")
         search = handlers.create_search(project, **fields)
-        return Response(SearchSerializer(search).data, status=status.HTTP_201_CREATED)
+        data = dict(SearchSerializer(search).data)
+        data["warnings"] = serializer.warnings  # field -> messages; limits no MCU has
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change name, description or in-flight target",
                    request=SearchUpdateSerializer, responses={200: SearchSerializer})

@@ -14,7 +14,7 @@ import re
 
 BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 COUNT_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_NUMBER = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
 def _parse(text: str, units: dict[str, int], what: str, examples: str) -> int:
@@ -28,7 +28,7 @@ def _parse(text: str, units: dict[str, int], what: str, examples: str) -> int:
                          f"(use {examples})")
     value = number * units[unit]
     if not math.isfinite(value) or value < 1:
-        raise ValueError(f"{what}: must be at least 1 (got {text!r})")
+        raise ValueError(f"{what}: must be at least 1 (got {text.strip()!r})")
     if abs(value - round(value)) > 1e-6:
         raise ValueError(f"{what}: {text!r} is not a whole number")
     return int(round(value))

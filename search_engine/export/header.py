@@ -9,8 +9,12 @@ that two models can live in one sketch:
 - ``<name>_input_dims``, ``<name>_input_shape[]``, ``<name>_input_scale``,
   ``<name>_input_zero_point`` and the same for ``output``,
 - ``<name>_num_classes``, ``<name>_class_names[]`` (UTF-8 C string literals),
-- ``<name>_num_op_types``: how many distinct operators the op resolver must register (the usage
-  comment lists the ``MicroMutableOpResolver`` calls).
+- ``<name>_num_op_types``: how many distinct operators the op resolver must register.
+
+The top comment holds a usage example between ``// BEGIN EXAMPLE`` and ``// END EXAMPLE``: a
+whole C++ file (``<name>_setup()``: resolver with exactly the model's operators, the arena,
+the interpreter; ``<name>_classify(x)``: quantise, invoke, argmax) that compiles as pasted;
+:func:`extract_usage_example` returns it, and the tests compile it against the TFLM headers.
 
 Names must be C identifiers (``write_c_header`` rejects anything else;
 :func:`sanitise_c_identifier` turns arbitrary text into one). Class names are escaped: quotes,
@@ -37,6 +41,12 @@ _RESERVED = frozenset(
     requires restrict return short signed sizeof static static_assert static_cast struct switch
     template this thread_local throw true try typedef typeid typename union unsigned using
     virtual void volatile wchar_t while xor xor_eq _Bool _Complex _Imaginary""".split()
+)
+# Names a TFLM program already uses at file scope: a model array with one of them would not
+# compile beside the TFLM headers (or the usage example).
+_TFLM_CLASHES = frozenset(
+    """main std tflite flatbuffers TfLiteTensor TfLiteStatus kTfLiteOk kTfLiteError
+    TFLITE_SCHEMA_VERSION int8_t uint8_t int16_t int32_t uint32_t size_t""".split()
 )
 
 # TFLite opcode -> tflite::MicroMutableOpResolver method (others: CamelCase of the opcode).
@@ -72,6 +82,8 @@ def check_c_identifier(name: str) -> str:
         )
     if name in _RESERVED:
         raise HeaderError(f"{name!r} is a C/C++ keyword")
+    if name in _TFLM_CLASHES:
+        raise HeaderError(f"{name!r} is already used by TFLM programs")
     if name.startswith("__") or re.match(r"^_[A-Z]", name):
         raise HeaderError(f"{name!r} is reserved for the implementation (leading '__' or '_X')")
     return name
@@ -85,7 +97,7 @@ def sanitise_c_identifier(text: str, *, default: str = "model") -> str:
         s = default
     if s[0].isdigit():
         s = f"{default}_{s}"
-    if s in _RESERVED:
+    if s in _RESERVED or s in _TFLM_CLASHES:
         s = f"{s}_"
     return s
 
@@ -113,6 +125,107 @@ def _float_literal(value: float) -> str:
 
 def _resolver_method(opcode: str) -> str:
     return _RESOLVER.get(opcode) or "Add" + "".join(p.capitalize() for p in opcode.split("_"))
+
+_QUANTISED_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+_C_TYPE = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t"}
+_UNION_MEMBER = {"int8": "int8", "uint8": "uint8", "int16": "i16", "float32": "f"}
+
+
+def _usage_example(
+    name: str, opcodes: Sequence[str], arena_bytes: int, in_dtype: str, out_dtype: str
+) -> list[str]:
+    """The header's usage example: a whole C++ file (one line per item, no comment prefix).
+
+    Every file-scope symbol it declares starts with ``<name>_`` (so it cannot clash with the
+    header's or the sketch's own), the resolver registers exactly ``opcodes``.
+    """
+    n = name
+    lines = [
+        "#include <cmath>",
+        "#include <cstddef>",
+        "#include <cstdint>",
+        "",
+        f'#include "{n}.h"',
+        '#include "tensorflow/lite/micro/micro_interpreter.h"',
+        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
+        '#include "tensorflow/lite/schema/schema_generated.h"',
+        "",
+        f"// {arena_bytes} bytes: the measured smallest arena ({n}_arena_size).",
+        f"alignas(16) static uint8_t {n}_tensor_arena[{n}_arena_size];",
+        f"static tflite::MicroInterpreter* {n}_interpreter = nullptr;",
+        "",
+        "// Loads the model and plans its memory; false when that fails (TFLM logs why).",
+        f"bool {n}_setup() {{",
+        f"  const tflite::Model* flatbuffer = tflite::GetModel({n});",
+        "  if (flatbuffer->version() != TFLITE_SCHEMA_VERSION) return false;",
+        f"  // Exactly the {len(opcodes)} operator type(s) of this model:",
+        f"  static tflite::MicroMutableOpResolver<{n}_num_op_types> resolver;",
+    ]
+    lines += [f"  if (resolver.{_resolver_method(op)}() != kTfLiteOk) return false;"
+              for op in opcodes]
+    lines += [
+        "  static tflite::MicroInterpreter interpreter(flatbuffer, resolver,",
+        f"                                              {n}_tensor_arena, {n}_arena_size);",
+        "  if (interpreter.AllocateTensors() != kTfLiteOk) return false;  // arena too small",
+        f"  {n}_interpreter = &interpreter;",
+        "  return true;",
+        "}",
+        "",
+        "// Runs the model on one sample of float features x (the training layout, NHWC) and",
+        f"// returns the index of the highest-scoring class ({n}_class_names[index]), or -1.",
+        f"int {n}_classify(const float* x) {{",
+        f"  if ({n}_interpreter == nullptr) return -1;",
+        f"  TfLiteTensor* input = {n}_interpreter->input(0);",
+    ]
+    if in_dtype in _QUANTISED_RANGE:
+        lo, hi = _QUANTISED_RANGE[in_dtype]
+        ctype = _C_TYPE[in_dtype]
+        lines += [
+            f"  {ctype}* in = input->data.{_UNION_MEMBER[in_dtype]};",
+            f"  for (size_t i = 0; i < input->bytes / sizeof({ctype}); ++i) {{",
+            f"    long q = std::lround(x[i] / {n}_input_scale) + {n}_input_zero_point;",
+            f"    in[i] = static_cast<{ctype}>(q < {lo} ? {lo} : (q > {hi} ? {hi} : q));",
+            "  }",
+        ]
+    else:
+        lines += [
+            "  float* in = input->data.f;",
+            "  for (size_t i = 0; i < input->bytes / sizeof(float); ++i) in[i] = x[i];",
+        ]
+    lines += [
+        f"  if ({n}_interpreter->Invoke() != kTfLiteOk) return -1;",
+        f"  const TfLiteTensor* output = {n}_interpreter->output(0);",
+    ]
+    ctype = _C_TYPE.get(out_dtype, "float")
+    member = _UNION_MEMBER.get(out_dtype, "f")
+    lines += [f"  const {ctype}* scores = output->data.{member};"]
+    if out_dtype in _QUANTISED_RANGE:
+        lines += [f"  // score of class c: (scores[c] - {n}_output_zero_point) * {n}_output_scale"]
+    lines += [
+        "  int best = 0;",
+        f"  for (int c = 1; c < {n}_num_classes; ++c) {{",
+        "    if (scores[c] > scores[best]) best = c;",
+        "  }",
+        "  return best;",
+        "}",
+    ]
+    return lines
+
+
+def extract_usage_example(header_text: str) -> str:
+    """The usage example of a header written by :func:`render_c_header`, as a C++ file."""
+    lines = header_text.splitlines()
+    try:
+        start = lines.index("// BEGIN EXAMPLE") + 1
+        end = lines.index("// END EXAMPLE", start)
+    except ValueError:
+        raise HeaderError("no usage example (BEGIN/END EXAMPLE) in this header") from None
+    out = []
+    for line in lines[start:end]:
+        if line != "//" and not line.startswith("//  "):
+            raise HeaderError(f"unexpected line in the usage example: {line!r}")
+        out.append(line[4:])
+    return "\n".join(out) + "\n"
 
 
 def render_c_header(
@@ -147,28 +260,17 @@ def render_c_header(
         f"// Model: {len(data)} bytes. Measured smallest tensor arena: {int(arena_bytes)} bytes.",
         f"// Input {list(inp.shape)} {inp.dtype}, output {list(out.shape)} {out.dtype}.",
         "//",
-        "// Usage in a TFLM sketch:",
-        f'//   #include "{name}.h"',
-        '//   #include "tensorflow/lite/micro/micro_interpreter.h"',
-        '//   #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
+        "// Usage: the lines between BEGIN EXAMPLE and END EXAMPLE (without the leading '//')",
+        "// are a complete C++17 source file for TFLM, compiled in uNAS Web's tests with",
+        f"// g++ -Wall -Wextra -Werror. Call {name}_setup() once, then {name}_classify(x) per",
+        "// sample.",
         "//",
-        f"//   alignas(16) static uint8_t tensor_arena[{name}_arena_size];",
-        f"//   const tflite::Model* model = tflite::GetModel({name});",
-        f"//   static tflite::MicroMutableOpResolver<{name}_num_op_types> resolver;",
+        "// BEGIN EXAMPLE",
     ]
-    lines += [f"//   resolver.{_resolver_method(op)}();" for op in opcodes]
+    example = _usage_example(name, opcodes, int(arena_bytes), inp.dtype, out.dtype)
+    lines += ["//" + (f"  {line}" if line else "") for line in example]
     lines += [
-        "//   static tflite::MicroInterpreter interpreter(model, resolver, tensor_arena,",
-        f"//                                               {name}_arena_size);",
-        "//   if (interpreter.AllocateTensors() != kTfLiteOk) { /* arena too small */ }",
-        "//   TfLiteTensor* input = interpreter.input(0);",
-        "//   for (int i = 0; i < input->bytes; ++i)  // x: float features, model layout (NHWC)",
-        f"//     input->data.int8[i] = clamp(round(x[i] / {name}_input_scale) +",
-        f"//                                 {name}_input_zero_point, -128, 127);",
-        "//   interpreter.Invoke();",
-        "//   TfLiteTensor* output = interpreter.output(0);",
-        f"//   // score of class c: (output->data.int8[c] - {name}_output_zero_point) *",
-        f"//   //                   {name}_output_scale; label: {name}_class_names[argmax]",
+        "// END EXAMPLE",
         "//",
         "// The arena size was measured with the 64-bit host build of TFLM's reference kernels.",
         "// A 32-bit MCU needs a little less for TFLM's bookkeeping (smaller pointers); kernels",

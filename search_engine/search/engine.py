@@ -42,6 +42,19 @@ from .state import (
     SearchState,
 )
 
+_LIMIT_NAMES = {"sram": "SRAM", "flash": "Flash", "macs": "the MAC limit"}
+
+
+def rejection_summary(reasons: dict[str, int]) -> str:
+    """``{"flash": 1995, "sram": 5}`` -> ``"1995 draws over Flash, 5 over SRAM"``."""
+    parts = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    words = [f"{n} over {_LIMIT_NAMES[reason]}" if reason in _LIMIT_NAMES
+             else f"{n} refused ({reason})" for reason, n in parts]
+    if words:
+        words[0] = words[0].replace(" over ", " draws over " if parts[0][1] != 1
+                                    else " draw over ", 1)
+    return ", ".join(words) if words else "no reasons recorded"
+
 
 class SearchError(RuntimeError):
     """The search cannot go on (e.g. no child fits the hard limits)."""
@@ -212,8 +225,9 @@ class Search:
             self.state.rejection_reasons[reason] = self.state.rejection_reasons.get(reason, 0) + 1
         self._save()
         raise SearchError(
-            f"no candidate fitting the hard limits was found in {config.max_rejections} draws "
-            f"(reasons: {self.state.rejection_reasons}); the limits may be too tight")
+            f"no candidate fits the hard limits: {config.max_rejections} draws in a row were "
+            f"refused before training ({rejection_summary(self.state.rejection_reasons)}); "
+            "the limits may be too tight")
 
     def start(self, candidate_id: int) -> CandidateRecord:
         candidate = self.state.by_id(candidate_id)

@@ -144,7 +144,8 @@ function raw() {
   };
 }
 
-const limits = { lowSram: defaults.low_sram_warning_bytes, lowFlash: defaults.low_flash_warning_bytes };
+const limits = { lowSram: defaults.low_sram_warning_bytes, lowFlash: defaults.low_flash_warning_bytes,
+  highSram: defaults.high_sram_warning_bytes, highFlash: defaults.high_flash_warning_bytes };
 
 function updateWarnings() {
   const { warnings } = validateSearch(raw(), limits);

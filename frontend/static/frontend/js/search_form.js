@@ -16,7 +16,8 @@ function positiveInteger(text, errors, field, label) {
 
 // raw: {name, sram, sramUnit, flash, flashUnit, macs, macsUnit, errorTarget, dataset,
 //       rounds, timeMinutes, profile, strategy, population, sample, inFlight, dataLimit, seed,
-//       description, project}; limits: {lowSram, lowFlash} (bytes) for warnings.
+//       description, project}; limits: {lowSram, lowFlash, highSram, highFlash} (bytes)
+//       for warnings. SRAM/Flash typed with a unit ("20KB") go to the API as text.
 export function validateSearch(raw, limits = {}) {
   const errors = {};
   const warnings = {};
@@ -33,15 +34,27 @@ export function validateSearch(raw, limits = {}) {
   ]) {
     const text = String(value ?? "").trim();
     if (!text) { errors[field] = `Enter the ${label} your MCU has.`; continue; }
-    if (!NUMBER.test(text)) { errors[field] = `${label} must be a number, e.g. 32 (unit on the right).`; continue; }
+    if (/^-\s*[\d.]/.test(text)) {
+      errors[field] = `${label} must be at least 1 byte, not ${text}${/[a-z]/i.test(text) ? "" : ` ${unit}`}.`;
+      continue;
+    }
+    if (!NUMBER.test(text)) {
+      // A size with its own unit ("20KB", "20 KiB") or anything else: the API parses it with
+      // the CLI's parser and answers with the exact message for this field.
+      body[field] = text;
+      continue;
+    }
     const n = toBytes(text, unit);
-    if (!(n >= 1)) { errors[field] = `${label} must be more than 0 bytes.`; continue; }
+    if (!(n >= 1)) { errors[field] = `${label} must be at least 1 byte, not ${text} ${unit}.`; continue; }
     body[field] = n;
     const low = field === "sram_bytes" ? limits.lowSram : limits.lowFlash;
+    const high = field === "sram_bytes" ? limits.highSram : limits.highFlash;
     if (low && n < low) {
       warnings[field] = field === "sram_bytes"
         ? `Only ${bytes(n)}: TFLite Micro needs a few KiB for itself, so few models will fit.`
         : `Only ${bytes(n)}: a .tflite file has about 1 KiB of structure besides the weights.`;
+    } else if (high && n > high) {
+      warnings[field] = `${bytes(n)} is more ${label} than any microcontroller has (at most about ${bytes(high)}); check the unit.`;
     }
   }
 
