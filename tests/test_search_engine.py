@@ -348,3 +348,37 @@ def test_pareto_front_matches_brute_force():
         expected = [i for i, p in enumerate(points)
                     if not any(all(q[d] <= p[d] for d in range(3)) and q != p for q in points)]
         assert pareto_front(points) == expected
+
+
+def test_references_seed_the_initial_population_smallest_first():
+    """The first proposals are the reference family (pre-checked like any child), marked as
+    references, at the low end of the sparsity range; then random draws take over."""
+    from search_engine.search import HardLimits, MemoryStore, Search, SearchConfig
+    from search_engine.search.setup import JsonSpace, build_precheck
+    from search_engine.space.references import reference_family
+
+    space = JsonSpace((8, 8, 1), 10)
+    limits = HardLimits(64 * 1024, 32 * 1024)  # lenet-32's ~49 KB of weights cannot fit
+    config = SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), rounds=6,
+                          population=5, sample=2, sparsity_range=(0.1, 0.5))
+    search = Search.create(config, space, MemoryStore(), build_precheck(space, limits))
+    proposed = [search.propose() for _ in range(5)]
+    names = [name for name, _ in reference_family((8, 8, 1))]
+    assert [c.morphism for c in proposed[:3]] == [f"reference:{n}" for n in names[:3]]
+    assert all(c.origin == "reference" and c.sparsity == 0.1 for c in proposed[:3])
+    assert "reference:lenet-32" not in [c.morphism for c in proposed]  # refused: Flash
+    assert search.state.rejection_reasons.get("flash", 0) >= 1
+    assert proposed[3].origin == "random" and proposed[3].morphism is None
+    off = Search.create(SearchConfig(limits=limits, bounds=limits.default_soft_bounds(),
+                                     rounds=2, population=2, sample=1, references=False),
+                        space, MemoryStore(), build_precheck(space, limits))
+    assert off.propose().origin == "random"
+
+
+def test_searches_saved_before_references_resume_without_them():
+    from search_engine.search import HardLimits, SearchConfig
+
+    limits = HardLimits(1000, 1000)
+    data = SearchConfig(limits=limits, bounds=limits.default_soft_bounds()).to_json()
+    del data["references"]
+    assert SearchConfig.from_json(data).references is False
