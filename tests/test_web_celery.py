@@ -27,13 +27,12 @@ from pathlib import Path
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 
 from nasweb.asgi import application
 from nasweb.searches import handlers
 from nasweb.searches.models import Candidate, Project, Search, SearchEvent
-from nasweb.searches.testing import recording_dispatcher
+from nasweb.searches.testing import database_url, recording_dispatcher
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,16 +40,6 @@ TERMINAL = ("finished", "failed", "cancelled")
 
 
 # -- harness ---------------------------------------------------------------------------------
-
-
-def database_url() -> str:
-    params = connection.settings_dict
-    if params["ENGINE"].endswith("sqlite3"):
-        # nasweb.env reads sqlite:///<path> relative to the project folder
-        return "sqlite:///" + os.path.relpath(params["NAME"], django_settings.BASE_DIR)
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/" \
-           f"{params['NAME']}"
 
 
 def worker_env(web_env, redis_url: str, **extra: str) -> dict[str, str]:

@@ -15,22 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from rest_framework.authtoken.models import Token
+
+from nasweb.searches.testing import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 UPLOAD_LIMIT = 300 * MiB
-
-
-def database_url() -> str:
-    params = connection.settings_dict
-    if params["ENGINE"].endswith("sqlite3"):
-        return "sqlite:///" + os.path.relpath(params["NAME"], django_settings.BASE_DIR)
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/" \
-           f"{params['NAME']}"
 
 
 def free_port() -> int:

@@ -8,12 +8,27 @@ Celery tasks run.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import dispatch, handlers
+
+
+def database_url() -> str:
+    """The ``DATABASE_URL`` of the test database, for server and worker processes a test
+    starts (``nasweb.env`` reads ``sqlite:///<path>`` relative to the project folder)."""
+    from django.conf import settings
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return "sqlite:///" + os.path.relpath(params["NAME"], settings.BASE_DIR)
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/" \
+           f"{params['NAME']}"
 
 
 @dataclass
