@@ -16,6 +16,7 @@ trained (counted in ``state.rejected``) and another child is drawn.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Iterable, Mapping
@@ -286,8 +287,8 @@ class Search:
         lo, hi = config.sparsity_range
         references = self._references()
         if number < len(references):  # the first proposals: the reference family
-            name, architecture = references[number]
-            return architecture, lo, None, f"{REFERENCE_PREFIX}{name}"
+            name, architecture = references[number]  # a copy: the space keeps its own
+            return copy.deepcopy(architecture), lo, None, f"{REFERENCE_PREFIX}{name}"
         evolve = (config.strategy == "evolution"
                   and len(self.state.candidates) >= config.population
                   and self.state.population)

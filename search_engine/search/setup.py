@@ -38,6 +38,7 @@ class JsonSpace:
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.space = SearchSpace(self.input_shape, num_classes)
+        self._references: list[tuple[str, dict[str, Any]]] | None = None
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
         from search_engine.space import architecture_to_json
@@ -45,12 +46,15 @@ class JsonSpace:
         return architecture_to_json(self.space.sample(rng))
 
     def references(self) -> list[tuple[str, dict[str, Any]]]:
-        """The reference family for this input shape, smallest first (``space.references``)."""
-        from search_engine.space import architecture_to_json
-        from search_engine.space.references import reference_family
+        """The reference family for this input shape, smallest first (``space.references``);
+        built once per space, since the engine asks at every proposal."""
+        if self._references is None:
+            from search_engine.space import architecture_to_json
+            from search_engine.space.references import reference_family
 
-        return [(name, architecture_to_json(self.space.normalise(arch)))
-                for name, arch in reference_family(self.input_shape)]
+            self._references = [(name, architecture_to_json(self.space.normalise(arch)))
+                                for name, arch in reference_family(self.input_shape)]
+        return list(self._references)
 
     def mutate(self, architecture: dict[str, Any], rng: random.Random
                ) -> tuple[dict[str, Any], str]:
