@@ -4,6 +4,10 @@ Metrics come from the analytic resource models (no TensorFlow); "measured" figur
 overhead, and the validation accuracy grows with the model's capacity. Every finished
 evaluation appends ``<candidate id>`` to ``$UNAS_FAKE_LOG`` when that is set; each evaluation
 takes ``$UNAS_FAKE_SECONDS`` seconds (default 0).
+
+With an early-stopping plan in ``context.options["fidelity"]`` it "trains" for
+``FAKE_EPOCHS`` epochs along a learning curve (``curve``) and obeys the plan's rungs, as the
+real trainer does: a child below a rung's threshold stops there and is not exported.
 """
 
 from __future__ import annotations
@@ -26,12 +30,39 @@ def evaluate(architecture, sparsity, context, *, candidate_id):
     accuracy = 1.0 - 0.9 * math.exp(-math.log1p(figures["macs"]) / 6) - 0.01 * len(arch.blocks)
     out = Path(context.out_dir) / f"{candidate_id:05d}"
     out.mkdir(parents=True, exist_ok=True)
+    plan = context.options.get("fidelity")
+    if plan is not None:
+        from search_engine.train.trainer import rung_epochs
+
+        rungs = {}
+        for epoch in rung_epochs(plan["fractions"], FAKE_EPOCHS):
+            rungs[str(epoch)] = curve(accuracy, epoch)
+            threshold = plan["thresholds"].get(str(epoch))
+            if threshold is not None and rungs[str(epoch)] < threshold:
+                _log(candidate_id)
+                return dict(figures, val_accuracy=rungs[str(epoch)], rung_accuracy=rungs,
+                            stopped_early=True, epochs=FAKE_EPOCHS,
+                            epochs_trained=epoch), {}
+        figures = dict(figures, rung_accuracy=rungs, stopped_early=False, epochs=FAKE_EPOCHS,
+                       epochs_trained=FAKE_EPOCHS)
     (out / "model.tflite").write_bytes(b"fake")
     metrics = dict(figures, val_accuracy=accuracy, test_accuracy=accuracy,
                    tflm_arena_bytes=figures["peak_memory_bytes"] + 2500 + 500 * figures["n_ops"],
                    tflite_bytes=figures["model_size_bytes"] + 1500 + 700 * figures["n_ops"])
+    _log(candidate_id)
+    return metrics, {"tflite": str(out / "model.tflite")}
+
+
+FAKE_EPOCHS = 9
+
+
+def curve(final_accuracy: float, epoch: int) -> float:
+    """The accuracy after ``epoch`` of ``FAKE_EPOCHS`` epochs: rank-preserving, rising."""
+    return final_accuracy * (0.6 + 0.4 * epoch / FAKE_EPOCHS)
+
+
+def _log(candidate_id: int) -> None:
     log = os.environ.get("UNAS_FAKE_LOG")
     if log:
         with open(log, "a") as handle:
             handle.write(f"{candidate_id}\n")
-    return metrics, {"tflite": str(out / "model.tflite")}

@@ -424,6 +424,21 @@ def test_the_page_modules_pure_functions(page):
         event: c.fromEvent({index: 4, state: 'done', pareto: true, feasible: false,
           objectives: {error: 0.1, sram_bytes: 9000, flash_bytes: 20000},
           metrics: {macs: 1234, val_accuracy: 0.9}}, {predicted_sram_bytes: 8000}),
+        fidelity: [
+          c.fidelity(c.fromRow({index: 1, state: 'done', metrics: {epochs: 8, epochs_trained: 1,
+            stopped_early: true}})),
+          c.fidelity(c.fromRow({index: 2, state: 'done', metrics: {epochs: 8, epochs_trained: 8}})),
+          c.fidelity(c.fromRow({index: 3, state: 'running', metrics: {}}))],
+        origin: [c.origin({morphism: 'reference:lenet-8', parent: null}),
+                 c.origin({morphism: 'add_conv', parent: 2}), c.origin({parent: null})],
+        traces: ch.paretoFigure({limits: {}}, [
+            {index: 0, state: 'done', error: 0.05, sram_bytes: 9000, feasible: true,
+             pareto: true, origin: 'reference'},
+            {index: 1, state: 'done', error: 0.5, sram_bytes: 20000, feasible: false,
+             stopped_early: true, epochs_trained: 1, epochs: 8},
+            {index: 2, state: 'done', error: 0.1, sram_bytes: 8000, feasible: true,
+             pareto: true, origin: 'mutation'}], 'sram')
+          .data.map(t => [t.name, (t.customdata || []).join(',')]),
       };
     }""")
     assert result["bytes"] == ["512 B", "32 KiB", "12.3 KiB", "1.5 MiB", "–"]
@@ -453,3 +468,9 @@ def test_the_page_modules_pure_functions(page):
         0.1, 9000, 20000, 1234)
     assert event["pareto"] is True and event["feasible"] is False
     assert event["predicted_sram_bytes"] == 8000  # kept from what the API gave earlier
+    assert result["fidelity"] == ["1/8 ep, stopped", "8/8 ep", ""]
+    assert result["origin"] == ["reference", "mutation", "random"]
+    traces = dict(result["traces"])
+    assert traces["Stopped early"] == "1"  # drawn apart, not among the trained candidates
+    assert traces["Pareto front"] == "0,2" and traces["Over a limit"] == ""
+    assert traces["Reference network"] == "0"  # ringed where it lies

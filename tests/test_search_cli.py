@@ -68,15 +68,21 @@ def test_whole_search_with_two_workers(tmp_path):
     for c in candidates:
         # metrics flattened under the report's names, next to the summary fields
         assert {"id", "state", "pareto", "feasible", "architecture", "sparsity",
-                "val_accuracy", "tflm_arena_bytes", "tflite_bytes", "timings"} <= set(c)
+                "val_accuracy", "stopped_early", "epochs_trained", "timings"} <= set(c)
+        if c["stopped_early"]:  # stopped at a rung: not exported, never feasible
+            assert not c["feasible"] and not c["pareto"] and "tflm_arena_bytes" not in c
+            assert c["epochs_trained"] < c["epochs"] and c["rung_accuracy"]
+            continue
+        assert c["rung_accuracy"]  # the plan reached the worker: rungs were measured
         assert c["feasible"] == (c["tflm_arena_bytes"] <= 24000 and c["tflite_bytes"] <= 40000)
         assert c["precheck"]["estimated_sram_bytes"] <= 24000  # refused children never train
     assert any(c["pareto"] for c in candidates)
     assert state["summary"]["evaluated"] == 12
+    assert state["summary"]["stopped_early"] == sum(c["stopped_early"] for c in candidates)
     assert "HV" in result.stderr and "12/12" in result.stderr
     assert sum(c["parent"] is not None for c in candidates) >= 1
     # few trained candidates break the limits: the check learns the overheads
-    assert sum(not c["feasible"] for c in candidates) <= 4
+    assert sum(not c["feasible"] for c in candidates if not c["stopped_early"]) <= 4
 
 
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):

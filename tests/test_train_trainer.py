@@ -147,3 +147,33 @@ def test_divergence_is_reported(digits):
     profile = fast_profile(lr_schedule=((0, 1e12),))
     with pytest.raises(TrainingError, match="diverged"):
         train_candidate(ARCH, 0.0, digits, profile, seed=0, epochs=2)
+
+
+def test_rungs_measure_validation_accuracy_and_stop_below_the_threshold(digits, tmp_path):
+    """A plan's rung epochs are measured; a threshold nobody can reach stops training there,
+    and the pipeline then writes a report without exporting."""
+    from search_engine.train.pipeline import train_and_export
+    from search_engine.train.trainer import accuracy, preprocess
+
+    profile = fast_profile()
+    events = []
+    free = train_candidate(ARCH, 0.0, digits, profile, seed=1, progress=events.append, epochs=3,
+                           stopping={"fractions": [1 / 3], "thresholds": {"1": 0.0}})
+    assert free.stopped_at is None and free.epochs == 3
+    assert list(free.rung_accuracy) == ["1"] and 0.0 <= free.rung_accuracy["1"] <= 1.0
+    assert [e["epoch"] for e in events if e["stage"] == "rung"] == [1]
+
+    stopped = train_candidate(ARCH, 0.0, digits, profile, seed=1, epochs=3,
+                              stopping={"fractions": [1 / 3], "thresholds": {"1": 1.01}})
+    assert stopped.stopped_at == 1 and stopped.epochs == 1 and len(stopped.history) == 1
+    assert stopped.rung_accuracy == free.rung_accuracy  # same seed, same first epoch
+    _, x_val, _ = preprocess(digits, profile)
+    assert stopped.val_accuracy == pytest.approx(accuracy(stopped.model, x_val, digits.y_val))
+
+    report = train_and_export(ARCH, 0.2, digits, profile, seed=1, out_dir=tmp_path, epochs=3,
+                              stopping={"fractions": [1 / 3], "thresholds": {"1": 1.01}})
+    assert report["stopped_early"] is True and report["epochs_trained"] == 1
+    assert report["epochs"] == 3 and report["val_accuracy"] == report["rung_accuracy"]["1"]
+    assert report["macs"] > 0 and report["peak_memory_bytes"] > 0
+    assert report["model_size_bytes"] > 0 and "tflm_arena_bytes" not in report
+    assert (tmp_path / "report.json").exists() and not (tmp_path / "model.tflite").exists()

@@ -83,6 +83,8 @@ def test_a_whole_search_runs_to_its_budget(web_env):
     assert search.evaluated == 8 and search.running == 0 and search.queued == 0
     # flattened columns mirror the metrics and objectives
     for c in rows:
+        # the early-stopping plan reached the worker through its claim: rungs were measured
+        assert c.metrics["rung_accuracy"] and c.metrics["stopped_early"] is False
         assert c.val_accuracy == pytest.approx(c.metrics["val_accuracy"])
         assert c.tflm_arena_bytes == c.metrics["tflm_arena_bytes"]
         assert c.error == pytest.approx(1 - c.metrics["val_accuracy"])
@@ -102,6 +104,8 @@ def test_a_whole_search_runs_to_its_budget(web_env):
     assert kinds.count("candidate.queued") == 8
     finished = [e.data["index"] for e in events if e.kind == "candidate.finished"]
     assert sorted(finished) == list(range(8))
+    assert all(e.data["metrics"]["epochs_trained"] == 9 for e in events
+               if e.kind == "candidate.finished")  # the table's "Trained" column
     assert events[-1].kind == "search.state" and events[-1].data["state"] == "finished"
     assert any(e.kind == "pareto.changed" for e in events)
     # artifacts came through the database (the fake writes only a .tflite)

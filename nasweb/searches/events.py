@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 GROUP_MESSAGE_TYPE = "search.event"  # handled by SearchEventsConsumer.search_event
 MAX_ERROR_CHARS = 500
+#: how far a candidate was trained (``search_engine.search.fidelity``), for the table
+FIDELITY_METRICS = ("epochs", "epochs_trained", "stopped_early")
 
 
 def group_name(search_id: int) -> str:
@@ -41,7 +43,8 @@ def candidate_summary(record: CandidateRecord) -> dict[str, Any]:
         "parent": record.parent, "morphism": record.morphism, "pareto": record.pareto,
         "feasible": record.feasible, "attempts": record.attempts,
         "objectives": dict(record.objectives),
-        "metrics": {k: record.metrics[k] for k in METRIC_COLUMNS if k in record.metrics},
+        "metrics": {k: record.metrics[k] for k in (*METRIC_COLUMNS, *FIDELITY_METRICS)
+                    if k in record.metrics},
     }
     if record.error_message:
         data["error_message"] = record.error_message[:MAX_ERROR_CHARS]

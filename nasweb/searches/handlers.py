@@ -342,6 +342,8 @@ class Claim:
     architecture: dict[str, Any]
     sparsity: float
     attempt: int
+    #: the early-stopping plan (``search_engine.search.fidelity``), or ``None``
+    fidelity: dict[str, Any] | None = None
 
 
 def claim_candidate(candidate_pk: int, worker: str, task_id: str = "",
@@ -367,7 +369,7 @@ def claim_candidate(candidate_pk: int, worker: str, task_id: str = "",
         record = engine.start(index)
         session.candidate_event("candidate.started", index)
         return Claim(candidate_pk, search_id, index, lease, record.architecture,
-                     record.sparsity, record.attempts)
+                     record.sparsity, record.attempts, engine.stopping_plan(index))
 
 
 def heartbeat(claim: Claim, now: datetime | None = None) -> bool:

@@ -91,9 +91,12 @@ def read_artifacts(paths: Mapping[str, str]) -> dict[str, bytes]:
     return files
 
 
-def evaluation_context(search: Search, out_dir: str, should_stop: Any) -> EvaluationContext:
+def evaluation_context(search: Search, out_dir: str, should_stop: Any,
+                       fidelity: dict[str, Any] | None = None) -> EvaluationContext:
     options: dict[str, Any] = {"input_shape": list(search.input_shape),
                                "num_classes": search.num_classes, "should_stop": should_stop}
+    if fidelity is not None:
+        options["fidelity"] = fidelity
     if search.upload_id is not None:
         upload = search.upload
         options["dataset_options"] = {"path": str(local_upload_path(upload)), **upload.options}
@@ -162,7 +165,8 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
         try:
             evaluator = load_evaluator(settings.UNAS_EVALUATOR)
             metrics, paths = evaluator(claim.architecture, claim.sparsity,
-                                       evaluation_context(search, out_dir, stop.is_set),
+                                       evaluation_context(search, out_dir, stop.is_set,
+                                                          claim.fidelity),
                                        candidate_id=claim.index)
             metrics = clean_metrics(metrics)
             files = read_artifacts(paths or {})

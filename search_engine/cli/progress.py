@@ -29,6 +29,10 @@ class ProgressLine:
                  f"front {len(search.front())}", f"HV {search.current_hypervolume:.3f}",
                  f"running {search.state.count('running')}",
                  f"rejected {search.state.rejected}"]
+        stopped = sum(1 for c in search.state.candidates
+                      if c.state == "done" and c.metrics.get("stopped_early"))
+        if stopped:
+            parts.append(f"stopped early {stopped}")
         if failed:
             parts.append(f"failed {failed}")
         return " | ".join(parts)

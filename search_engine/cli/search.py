@@ -74,6 +74,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-references", dest="references", action="store_false",
                         help="do not seed the population with the reference family "
                              "(LeNet-/DS-CNN-like networks; see docs/search.md)")
+    parser.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
+                        help="train every child for the profile's full epochs (no rungs; "
+                             "see docs/search.md, multi-fidelity)")
     parser.add_argument("--limit", type=arguments.positive_int, default=None,
                         help="use at most this many samples per split (quick demos)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -96,6 +99,8 @@ def decorate(state: dict[str, Any]) -> dict[str, Any]:
                 summary={"evaluated": sum(c["state"] in ("done", "failed")
                                           for c in state["candidates"]),
                          "pareto_front": front, "hypervolume": hv,
+                         "stopped_early": sum(bool(c["metrics"].get("stopped_early"))
+                                              for c in state["candidates"]),
                          "rejected_before_training": state["rejected"]})
 
 
@@ -134,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 limits=limits, bounds=limits.default_soft_bounds(error=args.error),
                 rounds=args.rounds, population=args.population, sample=args.sample,
                 strategy=args.strategy, seed=args.seed, references=args.references,
+                early_stopping=args.early_stopping,
                 sparsity_range=tuple(profile.pruning.sparsity_range))
             search = Search.create(config, space, store)
             search.state.extra["cli"] = meta | {"input_shape": list(dataset_info.input_shape),

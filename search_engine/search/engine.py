@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .fidelity import stopped_early, stopping_plan
 from .objectives import (
     NO_TARGET_ERROR_BOUND,
     OBJECTIVES,
@@ -192,12 +193,24 @@ class Search:
 
     def best_error(self, feasible_only: bool = True) -> float | None:
         errors = [c.objectives["error"] for c in self.state.candidates
-                  if c.state == DONE and (c.feasible or not feasible_only)]
+                  if c.state == DONE and not stopped_early(c.metrics)
+                  and (c.feasible or not feasible_only)]
         return min(errors) if errors else None
 
     @property
     def current_hypervolume(self) -> float:
         return self.state.hypervolume[-1][1] if self.state.hypervolume else 0.0
+
+    def stopping_plan(self, candidate_id: int) -> dict[str, Any] | None:
+        """The early-stopping plan for a candidate about to be evaluated (``search.fidelity``),
+        from every candidate evaluated so far; ``None`` when early stopping is off."""
+        config = self.config
+        if not config.early_stopping:
+            return None
+        candidate = self.state.by_id(candidate_id)
+        records = [(c.precheck, c.metrics) for c in self.state.candidates
+                   if c.state == DONE and c.id != candidate_id]
+        return stopping_plan(candidate.precheck, records, config.eta, config.rung_fractions)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -303,7 +316,11 @@ class Search:
         return child, sparsity, parent.id, morphism
 
     def _update_front(self) -> None:
-        done = [c for c in self.state.candidates if c.state == DONE]
+        # the front is made of fully trained candidates: early-stopped ones stay off it
+        done = [c for c in self.state.candidates
+                if c.state == DONE and not stopped_early(c.metrics)]
+        for candidate in self.state.candidates:
+            candidate.pareto = False
         vectors = [tuple(c.objectives[k] for k in OBJECTIVES) for c in done]
         on_front = set(pareto_front(vectors))
         for i, candidate in enumerate(done):

@@ -8,7 +8,8 @@ evaluation runs. Each worker process loads its data set once and keeps it.
 
 When ``context.options["should_stop"]`` is given (the web app's cancellation), it is polled at
 every progress event of the pipeline (each epoch, each export stage) and the evaluation stops
-with :class:`EvaluationCancelled`.
+with :class:`EvaluationCancelled`. ``context.options["fidelity"]`` is the candidate's
+early-stopping plan (``search.fidelity``), when the search has early stopping on.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
     out = Path(context.out_dir) / f"{candidate_id:05d}"
     report = train_and_export(architecture_from_json(architecture), sparsity, dataset,
                               get_profile(context.dataset, context.profile),
-                              seed=context.seed, out_dir=out, progress=progress)
+                              seed=context.seed, out_dir=out, progress=progress,
+                              stopping=context.options.get("fidelity"))
     artifacts = {kind: str(out / name) for kind, name in ARTIFACTS.items()
                  if (out / name).exists()}
     return report, artifacts

@@ -8,6 +8,8 @@ called as ``evaluate(architecture, sparsity, context)`` and returns ``(metrics, 
 Asynchronous steady state: as soon as a worker is free the engine proposes the next child.
 A candidate whose evaluation raises is recorded as failed with the reason; a worker process
 that dies (e.g. killed) fails nothing: the pool is rebuilt and its candidates run again.
+Each candidate gets its early-stopping plan (``search.fidelity``) in
+``context.options["fidelity"]``, computed when it starts.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,15 @@ def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[st
     return metrics, artifacts, time.monotonic() - started
 
 
+def candidate_context(search: Search, candidate_id: int, context: EvaluationContext
+                      ) -> EvaluationContext:
+    """``context`` with the candidate's early-stopping plan in ``options["fidelity"]``."""
+    plan = search.stopping_plan(candidate_id)
+    if plan is None:
+        return context
+    return replace(context, options={**context.options, "fidelity": plan})
+
+
 def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,
               evaluator: str = DEFAULT_EVALUATOR,
               on_event: Callable[[str, CandidateRecord | None], None] | None = None,
@@ -105,7 +116,8 @@ def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,
                     notify("started", candidate)
                     futures[pool.submit(_evaluate_in_worker, evaluator, candidate.id,
                                         candidate.architecture, candidate.sparsity,
-                                        context)] = candidate.id
+                                        candidate_context(search, candidate.id, context)
+                                        )] = candidate.id
                 if not futures:
                     break
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)

@@ -38,6 +38,11 @@ class SearchConfig:
     #: Seed the initial population with the reference family (``space.references``), smallest
     #: first; those that cannot fit are refused by the pre-training check like any child.
     references: bool = True
+    #: Stop children early at rungs (``search.fidelity``): at ``rung_fractions`` of the
+    #: profile's epochs, a child below the top ``1/eta`` of no more expensive candidates stops.
+    early_stopping: bool = True
+    eta: int = 3
+    rung_fractions: tuple[float, ...] = (1 / 9, 1 / 3)
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: object) -> None:
@@ -48,6 +53,12 @@ class SearchConfig:
         positive_int("population", self.population)
         positive_int("sample", self.sample)
         positive_int("max_rejections", self.max_rejections)
+        positive_int("eta", self.eta)
+        if self.eta < 2:
+            raise ValueError(f"eta: must be at least 2 (got {self.eta})")
+        if not all(isinstance(f, int | float) and 0.0 < f < 1.0 for f in self.rung_fractions):
+            raise ValueError("rung_fractions: each must be between 0 and 1 "
+                             f"(got {list(self.rung_fractions)})")
         if self.sample > self.population:
             raise ValueError(
                 f"sample: must not exceed population ({self.sample} > {self.population})")
@@ -65,6 +76,7 @@ class SearchConfig:
         data["limits"] = self.limits.to_json()
         data["bounds"] = self.bounds.to_json()
         data["sparsity_range"] = list(self.sparsity_range)
+        data["rung_fractions"] = list(self.rung_fractions)
         return data
 
     @classmethod
@@ -74,6 +86,8 @@ class SearchConfig:
         data["bounds"] = SoftBounds.from_json(data["bounds"])
         data["sparsity_range"] = tuple(data["sparsity_range"])
         data.setdefault("references", False)  # searches saved before references existed
+        data.setdefault("early_stopping", False)  # ... and before early stopping
+        data["rung_fractions"] = tuple(data.get("rung_fractions", (1 / 9, 1 / 3)))
         return cls(**data)
 
 

@@ -78,10 +78,14 @@ def train_and_export(
     progress: Progress | None = None,
     epochs: int | None = None,
     model_name: str = "model",
+    stopping: dict | None = None,
 ) -> dict:
     """Run the whole pipeline and return the report (also written to ``out_dir/report.json``).
 
-    ``epochs`` overrides the profile's epoch count (tests, demos). Raises
+    ``epochs`` overrides the profile's epoch count (tests, demos). ``stopping`` is an
+    early-stopping plan (``search.fidelity``): a candidate that a rung stops is not exported;
+    its report (:func:`stopped_report`) has the rung accuracies, ``stopped_early: true`` and
+    the analytic resources of its pruned architecture. Raises
     :class:`PipelineError` (with ``stage``) on any failure, and for bad input.
     """
     from search_engine.space.pruned import check_sparsity
@@ -109,12 +113,19 @@ def train_and_export(
 
     try:
         trained = train_candidate(
-            arch, sparsity, dataset, profile, seed=seed, progress=progress, epochs=epochs
+            arch, sparsity, dataset, profile, seed=seed, progress=progress, epochs=epochs,
+            stopping=stopping,
         )
     except TrainingError as exc:
         raise PipelineError("train", str(exc)) from exc
     except Exception as exc:  # TensorFlow raises many types
         raise PipelineError("train", f"{type(exc).__name__}: {exc}") from exc
+    if trained.stopped_at is not None:
+        report = stopped_report(arch, sparsity, dataset, profile, trained, seed=seed)
+        report["total_seconds"] = time.perf_counter() - started
+        _write_report(out, report)
+        _emit(progress, "done", out_dir=str(out), stopped_early=True)
+        return _json_ready(report)
     x_train, x_val, x_test = preprocess(dataset, profile)
 
     # 2. materialise ------------------------------------------------------------------------
@@ -234,6 +245,9 @@ def train_and_export(
         "architecture_op_order": list(best.order),
         "timeline": [step.to_json() for step in best.timeline],
         "history": list(trained.history),
+        "rung_accuracy": dict(trained.rung_accuracy),
+        "stopped_early": False,
+        "epochs_trained": trained.epochs,
         "train_seconds": trained.train_seconds,
         "train_samples_per_second": trained.samples_per_second,
         "export_seconds": export_seconds,
@@ -247,11 +261,53 @@ def train_and_export(
             tflite, out / "model.h", name=model_name, arena_bytes=arena.arena_bytes,
             class_names=dataset.class_names,
         )
-        _write_atomic(
-            out / "report.json",
-            (json.dumps(_json_ready(report), indent=1) + "\n").encode("utf-8"),
-        )
+        _write_report(out, report)
     except Exception as exc:
         raise PipelineError("write", f"{type(exc).__name__}: {exc}") from exc
     _emit(progress, "done", out_dir=str(out))
     return _json_ready(report)
+
+
+def _write_report(out: Path, report: dict) -> None:
+    _write_atomic(out / "report.json",
+                  (json.dumps(_json_ready(report), indent=1) + "\n").encode("utf-8"))
+
+
+def stopped_report(arch: Architecture, sparsity: float, dataset: Any, profile: Any,
+                   trained: Any, *, seed: int) -> dict:
+    """The report of a candidate stopped at a rung: what it reached, and the analytic
+    resources of the network its target pruning makes (no export, no TFLM figures)."""
+    from search_engine.graph import op_graph_from_specs
+    from search_engine.resources import optimal_order
+    from search_engine.resources.model_size import summarise_specs
+    from search_engine.space.pruned import pruned_specs
+    from search_engine.space.serialise import architecture_to_json
+
+    input_shape = tuple(int(v) for v in dataset.input_shape)
+    specs = pruned_specs(arch, sparsity, input_shape, int(dataset.num_classes))
+    graph = op_graph_from_specs(specs, input_shape)
+    summary = summarise_specs(specs)
+    best = optimal_order(graph)
+    last = str(trained.stopped_at)
+    return {
+        "dataset": dataset.name,
+        "profile": profile.name,
+        "seed": int(seed),
+        "epochs": trained.planned_epochs,
+        "epochs_trained": trained.epochs,
+        "stopped_early": True,
+        "stopped_at_epoch": trained.stopped_at,
+        "rung_accuracy": dict(trained.rung_accuracy),
+        "sparsity": sparsity,
+        "architecture": architecture_to_json(arch),
+        "val_accuracy": trained.rung_accuracy.get(last, trained.val_accuracy),
+        "masked_val_accuracy": trained.val_accuracy,
+        "params": summary.params,
+        "model_size_bytes": summary.model_size_bytes,
+        "macs": summary.macs,
+        "peak_memory_bytes": best.peak_bytes,
+        "history": list(trained.history),
+        "train_seconds": trained.train_seconds,
+        "train_samples_per_second": trained.samples_per_second,
+        "files": {},
+    }

@@ -59,6 +59,12 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     epochs: int
+    #: validation accuracy at each rung epoch reached (``{"1": 0.81, "3": 0.93}``)
+    rung_accuracy: dict[str, float] = field(default_factory=dict)
+    #: the rung epoch that stopped training (``search.fidelity``), or ``None``
+    stopped_at: int | None = None
+    #: the epochs training was asked for (``epochs`` is what ran)
+    planned_epochs: int = 0
 
 
 def set_seeds(seed: int) -> None:
@@ -185,6 +191,48 @@ def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> 
     return cb
 
 
+def rung_epochs(fractions: Any, epochs: int) -> list[int]:
+    """Rung epochs for ``epochs`` epochs of training: ``round(f * epochs)`` for each fraction,
+    at least 1 and below ``epochs`` (the last epoch is full training, not a rung), ascending,
+    without duplicates."""
+    rungs = {max(1, round(float(f) * epochs)) for f in fractions}
+    return sorted(e for e in rungs if e < epochs)
+
+
+def _rung_callback(stopping: dict, epochs: int, x_val: np.ndarray, y_val: np.ndarray,
+                   progress: Progress | None) -> Any:
+    """Measures validation accuracy at the rung epochs of ``stopping`` (``search.fidelity``
+    plan: ``fractions`` and ``thresholds``) and stops training below a rung's threshold."""
+    import keras
+
+    rungs = set(rung_epochs(stopping.get("fractions") or (), epochs))
+    thresholds = {str(k): float(v) for k, v in (stopping.get("thresholds") or {}).items()}
+
+    class Rungs(keras.callbacks.Callback):
+        accuracy: dict[str, float]
+        stopped_at: int | None
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            done = epoch + 1
+            if done not in rungs or len(y_val) == 0:
+                return
+            acc = accuracy(self.model, x_val, y_val)
+            self.accuracy[str(done)] = acc
+            threshold = thresholds.get(str(done))
+            stop = threshold is not None and acc < threshold
+            if progress is not None:
+                progress({"stage": "rung", "epoch": done, "val_accuracy": acc,
+                          "threshold": threshold, "stopped": stop})
+            if stop:
+                self.stopped_at = done
+                self.model.stop_training = True
+
+    cb = Rungs()
+    cb.accuracy = {}
+    cb.stopped_at = None
+    return cb
+
+
 def compile_model(model: Any, profile: Any, steps: int) -> None:
     import keras
 
@@ -225,12 +273,16 @@ def train_candidate(
     epochs: int | None = None,
     augment: bool = True,
     epoch_validation: bool = False,
+    stopping: dict | None = None,
 ) -> TrainResult:
     """Train ``arch`` with structured pruning to ``sparsity``; a pure function of its inputs.
 
     ``epochs`` overrides the profile's (the pruning window is clamped to it); ``augment=False``
     turns augmentation off; ``epoch_validation`` also evaluates the validation split after each
-    epoch (reported through ``progress``). Raises :class:`TrainingError` on a non-finite loss.
+    epoch (reported through ``progress``); ``stopping`` is an early-stopping plan
+    (``search.fidelity.stopping_plan``): validation accuracy is measured at its rung epochs
+    and training stops at a rung below its threshold (``TrainResult.stopped_at``).
+    Raises :class:`TrainingError` on a non-finite loss.
     """
     from search_engine.train.keras_builder import build_keras_model
     from search_engine.train.pruning import Pruner, PruningSchedule, make_pruning_callback
@@ -253,6 +305,10 @@ def train_candidate(
     _, x_val, x_test = preprocess(dataset, profile)
     progress_cb = _progress_callback(progress, epochs, len(dataset.y_train))
     callbacks = [make_pruning_callback(pruner, schedule), progress_cb]
+    rungs_cb = None
+    if stopping is not None:
+        rungs_cb = _rung_callback(stopping, epochs, x_val, np.asarray(dataset.y_val), progress)
+        callbacks.append(rungs_cb)
     validation = (x_val, dataset.y_val) if epoch_validation and len(dataset.y_val) else None
     start = time.perf_counter()
     model.fit(
@@ -263,6 +319,7 @@ def train_candidate(
     if progress_cb.diverged:
         raise TrainingError("training diverged (non-finite loss)")
     masks = pruner.masks()
+    trained = len(progress_cb.history)  # epochs actually run (fewer when a rung stopped it)
     return TrainResult(
         model=model,
         masks=masks,
@@ -270,6 +327,9 @@ def train_candidate(
         val_accuracy=accuracy(model, x_val, dataset.y_val),
         test_accuracy=accuracy(model, x_test, dataset.y_test),
         train_seconds=seconds,
-        samples_per_second=epochs * len(dataset.y_train) / seconds if seconds > 0 else 0.0,
-        epochs=epochs,
+        samples_per_second=trained * len(dataset.y_train) / seconds if seconds > 0 else 0.0,
+        epochs=trained,
+        rung_accuracy=dict(rungs_cb.accuracy) if rungs_cb is not None else {},
+        stopped_at=rungs_cb.stopped_at if rungs_cb is not None else None,
+        planned_epochs=epochs,
     )

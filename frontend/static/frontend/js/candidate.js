@@ -32,8 +32,17 @@ function renderBadges(c) {
   }
   el("badges").replaceChildren(...badges.flatMap((b) => [b, " "]));
   const bits = [`sparsity ${pct(c.sparsity, 0)}`];
-  if (c.parent != null) bits.push(`child of #${c.parent} by ${String(c.morphism || "a change").replaceAll("_", " ")}`);
+  const morphism = String(c.morphism || "");
+  if (morphism.startsWith("reference:")) bits.push(`reference network ${morphism.slice(10)} (hand-designed, seeds the search)`);
+  else if (c.parent != null) bits.push(`child of #${c.parent} by ${(morphism || "a change").replaceAll("_", " ")}`);
   else bits.push("randomly sampled");
+  const m = c.metrics || {};
+  if (m.stopped_early) {
+    const rungs = Object.entries(m.rung_accuracy || {}).map(([e, a]) => `${pct(a)} after epoch ${e}`).join(", ");
+    bits.push(`stopped early after ${m.epochs_trained} of ${m.epochs} epochs (${rungs}): cheaper candidates did better at this point, so it was not exported`);
+  } else if (m.epochs_trained != null) {
+    bits.push(`trained ${m.epochs_trained} of ${m.epochs} epochs`);
+  }
   el("candidate-note").textContent = bits.join(" · ");
   if (c.error_message) {
     el("candidate-error").hidden = false;

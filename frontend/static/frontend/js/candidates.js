@@ -18,7 +18,24 @@ export function fromRow(row) {
   };
   for (const key of METRICS) record[key] = row[key] ?? row.metrics?.[key] ?? null;
   if (record.macs == null) record.macs = row.objectives?.macs ?? null;
+  record.origin = origin(row);
+  record.epochs = row.metrics?.epochs ?? null;
+  record.epochs_trained = row.metrics?.epochs_trained ?? record.epochs;
+  record.stopped_early = !!row.metrics?.stopped_early;
   return record;
+}
+
+// "reference" (a hand-designed network that seeds the search), "mutation" or "random".
+export function origin(row) {
+  if (String(row.morphism || "").startsWith("reference:")) return "reference";
+  return row.parent != null ? "mutation" : "random";
+}
+
+// "8/8 epochs", "1/8 epochs, stopped early" (multi-fidelity: see docs/search.md).
+export function fidelity(c) {
+  if (c.state !== "done" || c.epochs_trained == null) return "";
+  const of = c.epochs != null ? `/${c.epochs}` : "";
+  return `${c.epochs_trained}${of} ep${c.stopped_early ? ", stopped" : ""}`;
 }
 
 // An event's summary merged into what we had (events omit predicted_* figures).
@@ -47,6 +64,8 @@ export const COLUMNS = [
   { key: "macs", label: "MACs", num: true, title: "Multiply-accumulates per inference" },
   { key: "params", label: "Params", num: true, title: "Parameters after pruning" },
   { key: "sparsity", label: "Sparsity", num: true, title: "Share of channels pruned" },
+  { key: "epochs_trained", label: "Trained", num: true, title: "Epochs trained of the profile's; \"stopped\": stopped early at a rung, not exported" },
+  { key: "origin", label: "Origin", title: "reference: a hand-designed network the search starts from; mutation: a parent's child; random: drawn from the space" },
   { key: "pareto", label: "Pareto", title: "On the Pareto front" },
   { key: "feasible", label: "Fits", title: "Within your hard limits" },
 ];

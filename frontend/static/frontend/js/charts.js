@@ -7,7 +7,7 @@ const KIB = 1024;
 export const CONFIG = { responsive: true, displaylogo: false,
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2433" };
-const COLORS = { feasible: "#2456c9", pareto: "#6b2fd6", infeasible: "#9aa3b5", limit: "#b3261e", target: "#1f7a4d" };
+const COLORS = { reference: "#0d6b5c", stopped: "#c2c8d4", feasible: "#2456c9", pareto: "#6b2fd6", infeasible: "#9aa3b5", limit: "#b3261e", target: "#1f7a4d" };
 
 export const AXES = {
   sram: { key: "sram_bytes", title: "Peak SRAM: measured TFLite Micro arena (KiB)", scale: KIB, limit: "sram_bytes", type: "linear", name: "SRAM" },
@@ -20,7 +20,8 @@ export function plotly() {
 }
 
 function hover(c) {
-  return `#${c.index} · error ${pct(c.error)}<br>SRAM ${bytes(c.sram_bytes)} · Flash ${bytes(c.flash_bytes)}`
+  const tags = `${c.origin === "reference" ? " · reference network" : ""}${c.stopped_early ? ` · stopped early (${c.epochs_trained}/${c.epochs} epochs)` : ""}`;
+  return `#${c.index} · error ${pct(c.error)}${tags}<br>SRAM ${bytes(c.sram_bytes)} · Flash ${bytes(c.flash_bytes)}`
     + `<br>${compact(c.macs)} MACs · ${c.feasible ? "within limits" : "over a limit"}${c.pareto ? " · Pareto" : ""}`;
 }
 
@@ -49,10 +50,13 @@ export function paretoFigure(search, candidates, axisName) {
   const trained = candidates.filter(isTrained);
   if (axisName === "3d") return pareto3d(search, trained);
   const axis = AXES[axisName];
-  const rows = trained.filter((c) => c[axis.key] != null && c[axis.key] > 0);
+  const all = trained.filter((c) => c[axis.key] != null && c[axis.key] > 0);
+  const stopped = all.filter((c) => c.stopped_early);
+  const rows = all.filter((c) => !c.stopped_early);
   const feasible = rows.filter((c) => c.feasible && !c.pareto);
   const pareto = rows.filter((c) => c.pareto);
   const infeasible = rows.filter((c) => !c.feasible && !c.pareto);
+  const references = rows.filter((c) => c.origin === "reference");
   const front = front2d(rows.filter((c) => c.feasible)
     .map((c) => ({ x: c[axis.key] / axis.scale, y: c.error * 100, c })));
   const data = [
@@ -62,6 +66,12 @@ export function paretoFigure(search, candidates, axisName) {
     markerTrace("Pareto front", pareto, axis, { color: COLORS.pareto, size: 12, symbol: "diamond", line: { color: "#fff", width: 1 } }),
     markerTrace("Over a limit", infeasible, axis, { color: COLORS.infeasible, size: 9, symbol: "x-thin", line: { color: COLORS.infeasible, width: 2 } }),
   ];
+  if (stopped.length) {
+    data.splice(1, 0, markerTrace("Stopped early", stopped, axis, { color: COLORS.stopped, size: 6, symbol: "circle" }));
+  }
+  if (references.length) {
+    data.push(markerTrace("Reference network", references, axis, { color: COLORS.reference, size: 17, symbol: "circle-open", line: { color: COLORS.reference, width: 2 } }));
+  }
   const shapes = [];
   const annotations = [];
   const limit = search.limits?.[axis.limit];

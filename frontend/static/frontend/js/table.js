@@ -1,7 +1,7 @@
 // The sortable, filterable candidates table. Sort, filters and selection survive live updates.
 import { h } from "./dom.js";
 import { bytes, compact, integer, pct, stateBadge } from "./format.js";
-import { COLUMNS, view } from "./candidates.js";
+import { COLUMNS, fidelity, view } from "./candidates.js";
 
 const CELLS = {
   index: (c, link) => h("a", { href: link(c), text: `#${c.index}` }),
@@ -13,6 +13,8 @@ const CELLS = {
   macs: (c) => compact(c.macs),
   params: (c) => integer(c.params),
   sparsity: (c) => (c.sparsity == null ? "–" : pct(c.sparsity, 0)),
+  epochs_trained: (c) => (c.stopped_early ? h("span", { class: "badge stopped", text: fidelity(c) }) : fidelity(c)),
+  origin: (c) => (c.origin === "reference" ? h("span", { class: "badge reference", text: "reference" }) : c.origin),
   pareto: (c) => (c.pareto ? h("span", { class: "badge pareto", text: "front" }) : ""),
   feasible: (c) => (c.state !== "done" ? "" : c.feasible ? h("span", { class: "badge ok", text: "yes" })
     : h("span", { class: "badge bad", text: "no" })),
