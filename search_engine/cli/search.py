@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
                         help="train every child for the profile's full epochs (no rungs; "
                              "see docs/search.md, multi-fidelity)")
+    parser.add_argument("--time-budget", type=arguments.positive_int, default=None,
+                        metavar="SECONDS", help="start no candidate after this many seconds "
+                        "(those running finish; --resume goes on)")
     parser.add_argument("--limit", type=arguments.positive_int, default=None,
                         help="use at most this many samples per split (quick demos)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -104,14 +108,22 @@ def decorate(state: dict[str, Any]) -> dict[str, Any]:
                          "rejected_before_training": state["rejected"]})
 
 
+def cli_context(search: Any, out: Path) -> Any:
+    """The evaluation context of a CLI search in ``out`` (from what its state remembers)."""
+    from search_engine.search.local_runner import EvaluationContext
+
+    meta = search.state.extra["cli"]
+    return EvaluationContext(dataset=meta["dataset"], profile=meta["profile"],
+                             seed=search.config.seed, out_dir=str(out / "candidates"),
+                             data_dir=meta["data_dir"], limit=meta["limit"],
+                             options={"input_shape": meta["input_shape"],
+                                      "num_classes": meta["num_classes"]})
+
+
 def run(args: argparse.Namespace) -> int:
     """Create or resume the search, then drive it with local workers."""
     from search_engine.search import HardLimits, JsonFileStore, Search, SearchConfig, SearchError
-    from search_engine.search.local_runner import (
-        DEFAULT_EVALUATOR,
-        EvaluationContext,
-        run_local,
-    )
+    from search_engine.search.local_runner import DEFAULT_EVALUATOR, run_local
     from search_engine.search.setup import SetupError, build_precheck, open_space
 
     out = Path(args.out)
@@ -150,16 +162,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"search: {exc}", file=sys.stderr)
         return 2
 
-    context = EvaluationContext(dataset=meta["dataset"], profile=meta["profile"],
-                                seed=search.config.seed, out_dir=str(out / "candidates"),
-                                data_dir=meta["data_dir"], limit=meta["limit"],
-                                options={"input_shape": search.state.extra["cli"]["input_shape"],
-                                         "num_classes": search.state.extra["cli"]["num_classes"]})
+    context = cli_context(search, out)
     progress = ProgressLine(search)
+    deadline = None if args.time_budget is None else time.monotonic() + args.time_budget
     try:
         run_local(search, context, workers=args.workers,
                   evaluator=args.evaluator or DEFAULT_EVALUATOR, on_event=progress.update,
-                  log_path=str(out / "workers.log"))
+                  log_path=str(out / "workers.log"), deadline=deadline)
     except KeyboardInterrupt:
         progress.close()
         print(f"stopped; resume with --resume --out {out}", file=sys.stderr)
@@ -169,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"search: {exc}", file=sys.stderr)
         return 1
     progress.close()
+    if not search.finished:
+        print(f"time budget used; resume with --resume --out {out}", file=sys.stderr)
     summary = decorate(search.state.to_json())["summary"]
     print(json.dumps(summary))
     return 0

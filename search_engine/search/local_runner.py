@@ -95,19 +95,24 @@ def candidate_context(search: Search, candidate_id: int, context: EvaluationCont
 def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,
               evaluator: str = DEFAULT_EVALUATOR,
               on_event: Callable[[str, CandidateRecord | None], None] | None = None,
-              log_path: str | None = None) -> Search:
+              log_path: str | None = None, deadline: float | None = None) -> Search:
     """Run ``search`` until its budget is used, with ``workers`` spawned processes whose output
-    goes to ``log_path`` (when given)."""
+    goes to ``log_path`` (when given). With ``deadline`` (a ``time.monotonic()`` value), no
+    candidate is started after it; those running then finish, and the search can be resumed."""
     notify = on_event or (lambda kind, candidate: None)
     ctx = multiprocessing.get_context("spawn")
-    while not search.finished:
+
+    def time_left() -> bool:
+        return deadline is None or time.monotonic() < deadline
+
+    while not search.finished and time_left():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                    initializer=_init_worker, initargs=(log_path,))
         futures: dict[Future, int] = {}
         broken = False
         try:
             while True:
-                while not broken and len(futures) < workers:
+                while not broken and len(futures) < workers and time_left():
                     queued = search.queued()
                     candidate = queued[0] if queued else search.propose()
                     if candidate is None:
