@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from search_engine.cli import sample, search, train
+from search_engine.cli import finalise, sample, search, train
 
-COMMANDS = (sample, search, train)
+COMMANDS = (sample, search, finalise, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

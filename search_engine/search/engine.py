@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .fidelity import stopped_early, stopping_plan
+from .finalise import finalised_metrics
 from .objectives import (
     NO_TARGET_ERROR_BOUND,
     OBJECTIVES,
@@ -271,6 +272,26 @@ class Search:
         population.append(candidate.id)
         if len(population) > self.config.population:
             population.pop(0)  # the oldest member dies
+        self._update_front()
+        self._save()
+        return candidate
+
+    def finalise(self, candidate_id: int, metrics: Mapping[str, Any],
+                 artifacts: Mapping[str, str] | None = None) -> CandidateRecord:
+        """Record a candidate's final training (``search.finalise``): the new metrics,
+        objectives, feasibility and files replace the screening ones, which are kept under
+        ``metrics["screening"]``; the front is recomputed."""
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state != DONE:
+            raise SearchError(f"candidate {candidate_id} is {candidate.state}: only trained "
+                              "candidates can be finalised")
+        candidate.metrics = finalised_metrics(candidate.metrics, metrics)
+        candidate.objectives = objective_values(candidate.metrics)
+        candidate.feasible = (
+            "tflm_arena_bytes" in metrics and "tflite_bytes" in metrics
+            and self.config.limits.admits(candidate.objectives))
+        candidate.artifacts = dict(artifacts or {})
+        candidate.timings["finalised_at"] = time.time()
         self._update_front()
         self._save()
         return candidate

@@ -1,0 +1,113 @@
+"""Final training ("finalise"): retrain chosen candidates with the full profile.
+
+The search screens candidates cheaply (the quick profile, early stopping at rungs); the models a
+user deploys deserve the full recipe (the paper's profile: more epochs, augmentation, the
+paper's pruning schedule). Finalising a candidate trains its architecture again from scratch
+with that profile, exports and verifies it again in TFLite Micro, and replaces its metrics,
+objectives, feasibility and files; the screening figures are kept under
+``metrics["screening"]`` so a user sees both. The front is recomputed from the final figures.
+
+By default the feasible Pareto front is finalised (:func:`default_targets`). The drivers: the
+CLI's ``finalise`` command (``finalise_local``, spawned workers) and the web app's finalise
+task; both call :meth:`Search.finalise` with the evaluator's result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Search
+    from .local_runner import EvaluationContext
+    from .state import CandidateRecord
+
+FINAL_PROFILE = "paper"
+#: Screening figures kept beside the final ones.
+SCREENING_KEYS = ("profile", "epochs", "epochs_trained", "val_accuracy", "test_accuracy",
+                  "test_accuracy_int8", "tflm_arena_bytes", "tflite_bytes", "macs", "params",
+                  "train_seconds", "evaluation_seconds")
+
+
+def is_finalised(metrics: Mapping[str, Any]) -> bool:
+    return bool(metrics.get("finalised", False))
+
+
+def finalised_metrics(screening: Mapping[str, Any], final: Mapping[str, Any]) -> dict[str, Any]:
+    """The final report with ``finalised: true`` and the screening figures under
+    ``screening`` (a candidate finalised twice keeps its first screening figures)."""
+    kept = screening.get("screening") if is_finalised(screening) else {
+        k: screening[k] for k in SCREENING_KEYS if k in screening}
+    return dict(final, finalised=True, screening=dict(kept or {}))
+
+
+def default_targets(candidates: Iterable[CandidateRecord]) -> list[CandidateRecord]:
+    """The feasible Pareto front not finalised yet, by candidate id."""
+    return [c for c in candidates
+            if c.state == "done" and c.pareto and c.feasible and not is_finalised(c.metrics)]
+
+
+def choose_targets(search: Search, ids: Sequence[int] | None) -> list[CandidateRecord]:
+    """``ids`` (each must be a trained candidate that was not stopped early), or the default
+    targets. Raises ``ValueError`` naming what is wrong."""
+    from .fidelity import stopped_early
+
+    if not ids:
+        return default_targets(search.state.candidates)
+    chosen = []
+    for i in ids:
+        if not 0 <= i < len(search.state.candidates):
+            raise ValueError(f"candidate {i}: no such candidate (0 to "
+                             f"{len(search.state.candidates) - 1})")
+        candidate = search.state.by_id(i)
+        if candidate.state != "done":
+            raise ValueError(f"candidate {i} is {candidate.state}: only trained candidates "
+                             "can be finalised")
+        if stopped_early(candidate.metrics):
+            raise ValueError(f"candidate {i} was stopped early: it was never fully screened")
+        chosen.append(candidate)
+    return chosen
+
+
+def final_context(context: EvaluationContext, profile: str, out_dir: str) -> EvaluationContext:
+    """``context`` for final training: the full profile, no early stopping."""
+    options = {k: v for k, v in context.options.items() if k != "fidelity"}
+    return replace(context, profile=profile, out_dir=out_dir, options=options)
+
+
+def finalise_local(search: Search, context: EvaluationContext,
+                   targets: Sequence[CandidateRecord], *, profile: str = FINAL_PROFILE,
+                   workers: int = 1, evaluator: str | None = None,
+                   on_event: Callable[[str, CandidateRecord, str], None] | None = None,
+                   log_path: str | None = None) -> list[int]:
+    """Finalise ``targets`` with ``workers`` spawned processes; returns the ids finalised.
+    A candidate whose final training fails keeps its screening figures (reported through
+    ``on_event("failed", candidate, reason)``)."""
+    from .local_runner import DEFAULT_EVALUATOR, CandidateFailed, _evaluate_in_worker, _init_worker
+
+    notify = on_event or (lambda kind, candidate, detail: None)
+    ctx = multiprocessing.get_context("spawn")
+    final = final_context(context, profile, f"{context.out_dir}/final")
+    done: list[int] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(log_path,)) as pool:
+        futures = {}
+        for candidate in targets:
+            notify("started", candidate, "")
+            futures[pool.submit(_evaluate_in_worker, evaluator or DEFAULT_EVALUATOR,
+                                candidate.id, candidate.architecture, candidate.sparsity,
+                                final)] = candidate
+        for future in as_completed(futures):
+            candidate = futures[future]
+            try:
+                metrics, artifacts, seconds = future.result()
+            except CandidateFailed as exc:
+                notify("failed", candidate, str(exc))
+                continue
+            metrics = dict(metrics, evaluation_seconds=round(seconds, 3))
+            notify("finished", search.finalise(candidate.id, metrics, artifacts), "")
+            done.append(candidate.id)
+    return done
