@@ -28,8 +28,15 @@ def evaluate(architecture, sparsity, context, *, candidate_id):
     shape = tuple(context.options.get("input_shape", (8, 8, 1)))
     figures, _ = analyse(architecture, sparsity, shape, context.options.get("num_classes", 10))
     accuracy = 1.0 - 0.9 * math.exp(-math.log1p(figures["macs"]) / 6) - 0.01 * len(arch.blocks)
+    if context.profile == "paper":  # final training: the full profile does a little better
+        accuracy = min(1.0, accuracy + 0.01)
     out = Path(context.out_dir) / f"{candidate_id:05d}"
     out.mkdir(parents=True, exist_ok=True)
+    on_progress = context.options.get("on_progress")
+    if on_progress is not None:  # as the trainer reports each epoch
+        for epoch in range(1, 3):
+            on_progress({"stage": "train", "epoch": epoch, "epochs": FAKE_EPOCHS,
+                         "samples_per_second": 1000.0 * epoch, "loss": float("nan")})
     plan = context.options.get("fidelity")
     if plan is not None:
         from search_engine.train.trainer import rung_epochs
@@ -47,6 +54,7 @@ def evaluate(architecture, sparsity, context, *, candidate_id):
                        epochs_trained=FAKE_EPOCHS)
     (out / "model.tflite").write_bytes(b"fake")
     metrics = dict(figures, val_accuracy=accuracy, test_accuracy=accuracy,
+                   profile=context.profile, test_accuracy_int8=accuracy - 0.002,
                    tflm_arena_bytes=figures["peak_memory_bytes"] + 2500 + 500 * figures["n_ops"],
                    tflite_bytes=figures["model_size_bytes"] + 1500 + 700 * figures["n_ops"])
     _log(candidate_id)

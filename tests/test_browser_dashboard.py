@@ -428,7 +428,16 @@ def test_the_page_modules_pure_functions(page):
           c.fidelity(c.fromRow({index: 1, state: 'done', metrics: {epochs: 8, epochs_trained: 1,
             stopped_early: true}})),
           c.fidelity(c.fromRow({index: 2, state: 'done', metrics: {epochs: 8, epochs_trained: 8}})),
-          c.fidelity(c.fromRow({index: 3, state: 'running', metrics: {}}))],
+          c.fidelity(c.fromRow({index: 3, state: 'running', metrics: {}})),
+          c.fidelity(c.fromRow({index: 4, state: 'done', metrics: {epochs: 30, epochs_trained: 30,
+            finalised: true}})),
+          c.fidelity(c.fromRow({index: 5, state: 'done', finalising: true,
+            metrics: {epochs: 8, epochs_trained: 8}}))],
+        live: [c.progressText(c.fromRow({index: 1, state: 'running', progress: {stage: 'train',
+                  epoch: 3, epochs: 8, samples_per_second: 1234.4}})),
+               c.progressText(c.fromRow({index: 1, state: 'running', progress: {stage: 'convert'}})),
+               c.progressText(c.fromRow({index: 1, state: 'done', progress: {stage: 'train',
+                  epoch: 3, epochs: 8}}))],
         origin: [c.origin({morphism: 'reference:lenet-8', parent: null}),
                  c.origin({morphism: 'add_conv', parent: 2}), c.origin({parent: null})],
         traces: ch.paretoFigure({limits: {}}, [
@@ -468,8 +477,10 @@ def test_the_page_modules_pure_functions(page):
         0.1, 9000, 20000, 1234)
     assert event["pareto"] is True and event["feasible"] is False
     assert event["predicted_sram_bytes"] == 8000  # kept from what the API gave earlier
-    assert result["fidelity"] == ["1/8 ep, stopped", "8/8 ep", ""]
+    assert result["fidelity"] == ["1/8 ep, stopped", "8/8 ep", "", "final, 30/30 ep",
+                                  "8/8 ep, finalising…"]
     assert result["origin"] == ["reference", "mutation", "random"]
+    assert result["live"] == ["epoch 3/8 · 1,234 samples/s", "converting to int8", ""]
     traces = dict(result["traces"])
     assert traces["Stopped early"] == "1"  # drawn apart, not among the trained candidates
     assert traces["Pareto front"] == "0,2" and traces["Over a limit"] == ""

@@ -106,6 +106,13 @@ def test_a_whole_search_runs_to_its_budget(web_env):
     assert sorted(finished) == list(range(8))
     assert all(e.data["metrics"]["epochs_trained"] == 9 for e in events
                if e.kind == "candidate.finished")  # the table's "Trained" column
+    # live progress of each running candidate: its epochs, as the trainer reported them
+    progress = [e.data for e in events if e.kind == "candidate.progress"]
+    assert sorted({p["index"] for p in progress}) == list(range(8))
+    first = next(p["progress"] for p in progress if p["index"] == 0)
+    assert first["stage"] == "train" and first["epoch"] == 1 and first["epochs"] == 9
+    assert first["samples_per_second"] == 1000.0 and "loss" not in first  # NaN dropped
+    assert all(c.progress["epoch"] == 2 for c in rows)  # the last report is kept
     assert events[-1].kind == "search.state" and events[-1].data["state"] == "finished"
     assert any(e.kind == "pareto.changed" for e in events)
     # artifacts came through the database (the fake writes only a .tflite)
@@ -301,3 +308,55 @@ def test_the_celery_parent_never_imports_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.split() == ["False", "False"], result.stderr[-2000:]
+
+
+def test_finalise_the_front_from_the_api(web_env):
+    """POST .../finalise/ retrains the feasible front with the full profile in a worker task;
+    figures and files are replaced, the screening figures kept; bad requests change nothing."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    with recording_dispatcher() as recorder:
+        search = make_search(sram_bytes=12000, flash_bytes=40000, bound_sram_bytes=12000.0,
+                             bound_flash_bytes=40000.0)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Token "
+                           + Token.objects.create(user=search.project.owner).key)
+        url = f"/api/searches/{search.pk}/finalise/"
+        handlers.start_search(search.pk)
+        busy = client.post(url)  # a running search: its workers are busy with the search
+        assert busy.status_code == 409 and "running" in str(busy.json()), busy.json()
+        run_recorded(recorder)
+        search.refresh_from_db()
+        assert search.state == "finished"
+        front = sorted(c.index for c in search.candidates.filter(pareto=True, feasible=True))
+        assert front
+        before = {c.index: dict(c.metrics) for c in search.candidates.all()}
+
+        for body, field, message in (({"candidates": [99]}, "candidates", "no such candidate"),
+                                     ({"candidates": [-1]}, "candidates", "greater than"),
+                                     ({"candidates": []}, "candidates", "empty"),
+                                     ({"candidates": "x"}, "candidates", "list")):
+            bad = client.post(url, body, format="json")
+            assert bad.status_code == 400 and message in str(bad.json()[field]), bad.json()
+        assert not recorder.tasks
+        assert {c.index: dict(c.metrics) for c in search.candidates.all()} == before
+
+        queued = client.post(url)
+        assert queued.status_code == 202 and sorted(queued.json()["queued"]) == front
+        assert client.post(url).json()["queued"] == []  # asked already: not queued twice
+        outcomes = run_recorded(recorder)
+    assert outcomes == ["finalised"] * len(front)
+    for c in search.candidates.filter(index__in=front):
+        assert c.metrics["finalised"] is True and c.metrics["profile"] == "paper"
+        assert c.metrics["screening"]["val_accuracy"] == before[c.index]["val_accuracy"]
+        assert c.val_accuracy == pytest.approx(before[c.index]["val_accuracy"] + 0.01)
+        assert "finalise_requested_at" not in c.timings and "finalised_at" in c.timings
+        assert c.artifacts.filter(kind="tflite").exists()
+    kinds = [e.kind for e in SearchEvent.objects.filter(search=search)]
+    assert kinds.count("candidate.finalising") == len(front)
+    assert kinds.count("candidate.finalised") == len(front)
+    # a duplicate task message (redelivery) finds nothing to do
+    from nasweb.searches.worker import finalise
+
+    assert finalise(search.candidates.get(index=front[0]).pk) == "skipped"

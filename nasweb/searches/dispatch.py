@@ -1,4 +1,4 @@
-"""Sending work to Celery: evaluation and start tasks (after commit), and revoking tasks.
+"""Sending work to Celery: evaluation, start and finalise tasks (after commit), and revoking tasks.
 
 Tasks are only published once the transaction that created their work commits
 (``transaction.on_commit``), so a worker never looks for a row that is not there yet. A publish
@@ -29,6 +29,8 @@ class Dispatcher(Protocol):
 
     def revoke(self, task_ids: list[str]) -> None: ...
 
+    def finalise(self, candidate_pk: int, task_id: str) -> None: ...
+
 
 def _queue() -> str:
     from nasweb.celery import app
@@ -48,6 +50,11 @@ class CeleryDispatcher:
         from .tasks import start_search
 
         start_search.apply_async(args=[search_id], task_id=task_id, queue=_queue())
+
+    def finalise(self, candidate_pk: int, task_id: str) -> None:
+        from .tasks import finalise_candidate
+
+        finalise_candidate.apply_async(args=[candidate_pk], task_id=task_id, queue=_queue())
 
     def revoke(self, task_ids: list[str]) -> None:
         from nasweb.celery import app
@@ -112,6 +119,11 @@ def evaluate_on_commit(candidate_pk: int, task_id: str) -> None:
 def start_on_commit(search_id: int, task_id: str) -> None:
     transaction.on_commit(lambda: _guarded("publish start", _dispatcher.start,
                                            search_id, task_id))
+
+
+def finalise_on_commit(candidate_pk: int, task_id: str) -> None:
+    transaction.on_commit(lambda: _guarded("publish finalisation", _dispatcher.finalise,
+                                           candidate_pk, task_id))
 
 
 def revoke_on_commit(task_ids: Iterable[str]) -> None:

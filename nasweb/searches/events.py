@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 GROUP_MESSAGE_TYPE = "search.event"  # handled by SearchEventsConsumer.search_event
 MAX_ERROR_CHARS = 500
 #: how far a candidate was trained (``search_engine.search.fidelity``), for the table
-FIDELITY_METRICS = ("epochs", "epochs_trained", "stopped_early")
+FIDELITY_METRICS = ("epochs", "epochs_trained", "stopped_early", "finalised", "profile")
 
 
 def group_name(search_id: int) -> str:
@@ -46,6 +46,8 @@ def candidate_summary(record: CandidateRecord) -> dict[str, Any]:
         "metrics": {k: record.metrics[k] for k in (*METRIC_COLUMNS, *FIDELITY_METRICS)
                     if k in record.metrics},
     }
+    if "finalise_requested_at" in record.timings:  # handlers.FINALISE_REQUESTED
+        data["finalising"] = True
     if record.error_message:
         data["error_message"] = record.error_message[:MAX_ERROR_CHARS]
     return data

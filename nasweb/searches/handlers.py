@@ -379,6 +379,33 @@ def heartbeat(claim: Claim, now: datetime | None = None) -> bool:
                                     ).update(heartbeat=_now(now)) == 1
 
 
+#: What a progress report keeps of a pipeline event (``search_engine.train``): numbers only.
+PROGRESS_KEYS = ("epoch", "epochs", "seconds", "samples_per_second", "val_accuracy",
+                 "threshold", "samples")
+
+
+def report_progress(claim: Claim, event: Mapping[str, Any]) -> bool:
+    """Store a running evaluation's progress and announce it (``candidate.progress``);
+    ``False`` when the lease is gone."""
+    stage = str(event.get("stage", ""))[:20]
+    data: dict[str, Any] = {"stage": stage, "at": time.time()}
+    for key in PROGRESS_KEYS:
+        value = event.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and value == value and abs(value) != float("inf"):
+            data[key] = value
+    if event.get("stopped") is True:
+        data["stopped"] = True
+    with locked_search(claim.search_id) as session:
+        if session is None:
+            return False
+        held = Candidate.objects.filter(pk=claim.candidate_pk, lease=claim.lease,
+                                        state=CandidateState.RUNNING).update(progress=data)
+        if held:
+            session.emit("candidate.progress", {"index": claim.index, "progress": data})
+        return held == 1
+
+
 def still_held(claim: Claim) -> bool:
     return Candidate.objects.filter(pk=claim.candidate_pk, lease=claim.lease,
                                     state=CandidateState.RUNNING).exists()
@@ -420,6 +447,77 @@ def record_failure(claim: Claim, message: str, now: datetime | None = None) -> b
         Candidate.objects.filter(pk=claim.candidate_pk).update(lease="", heartbeat=None)
         session.candidate_event("candidate.failed", claim.index)
         fill(session, now)
+        return True
+
+
+# -- final training (search_engine.search.finalise) ------------------------------------------
+
+#: Candidate timing set when its final training is asked for (cleared when recorded).
+FINALISE_REQUESTED = "finalise_requested_at"
+
+
+def request_finalise(search: Search, indices: list[int] | None = None,
+                     now: datetime | None = None) -> list[int]:
+    """Queue final training for ``indices`` (default: the feasible Pareto front not finalised
+    yet) of a search that is not running; returns the indices queued."""
+    from search_engine.search.finalise import choose_targets
+
+    now = _now(now)
+    with locked_search(search.pk) as session:
+        _require(session, (SearchState.PAUSED, SearchState.FINISHED, SearchState.CANCELLED,
+                           SearchState.FAILED), "finalise candidates of")
+        engine = session.engine
+        try:
+            targets = choose_targets(engine, indices)
+        except ValueError as exc:
+            raise HandlerError(str(exc), "candidates") from None
+        targets = [c for c in targets if FINALISE_REQUESTED not in c.timings]
+        for record in targets:
+            record.timings[FINALISE_REQUESTED] = now.timestamp()
+            engine.store.save(engine.state)
+            dispatch.finalise_on_commit(session.candidate_pk(record.id), dispatch.new_task_id())
+            session.candidate_event("candidate.finalising", record.id)
+        return [c.id for c in targets]
+
+
+def finalise_target(candidate_pk: int) -> tuple[Search, int, dict[str, Any], float] | None:
+    """What a finalise task needs: (search, index, architecture, sparsity); ``None`` when the
+    request is gone (recorded already, the search deleted)."""
+    row = (Candidate.objects.select_related("search", "search__upload")
+           .filter(pk=candidate_pk).first())
+    if row is None or FINALISE_REQUESTED not in (row.timings or {}):
+        return None
+    return row.search, row.index, row.architecture, row.sparsity
+
+
+def record_final(search_id: int, index: int, metrics: Mapping[str, Any] | None,
+                 artifacts: Mapping[str, bytes], message: str = "") -> bool:
+    """Store a final training's result (or, with ``metrics=None``, that it failed: the
+    candidate keeps its screening figures); ``False`` when the request is gone."""
+    with locked_search(search_id) as session:
+        if session is None:
+            return False
+        engine = session.engine
+        record = engine.state.by_id(index)
+        if FINALISE_REQUESTED not in record.timings:
+            return False  # a duplicate message recorded it already
+        del record.timings[FINALISE_REQUESTED]
+        pk = session.candidate_pk(index)
+        if metrics is None:
+            record.timings["finalise_failed_at"] = time.time()
+            engine.store.save(engine.state)
+            log.warning("final training of candidate %s failed: %s", pk, message)
+            session.candidate_event("candidate.finalise_failed", index)
+            return True
+        engine.finalise(index, metrics, {})
+        for kind, content in artifacts.items():
+            if kind not in ArtifactKind.values:
+                continue
+            Artifact.objects.update_or_create(
+                candidate_id=pk, kind=kind,
+                defaults={"content": content, "size": len(content),
+                          "sha256": hashlib.sha256(content).hexdigest()})
+        session.candidate_event("candidate.finalised", index)
         return True
 
 

@@ -228,6 +228,9 @@ class Candidate(models.Model):
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    #: the running evaluation's last progress report (stage, epoch, samples/s; see
+    #: ``handlers.report_progress``); not part of the engine's record
+    progress = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["index"]

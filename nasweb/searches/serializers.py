@@ -409,6 +409,19 @@ class SearchUpdateSerializer(serializers.Serializer):
         return value
 
 
+class FinaliseSerializer(serializers.Serializer):
+    """Which candidates to retrain with the full profile (default: the feasible front)."""
+
+    candidates = serializers.ListField(
+        child=serializers.IntegerField(min_value=0), required=False, allow_empty=False,
+        max_length=100, help_text="candidate indices (default: the feasible Pareto front)")
+
+
+class FinaliseResultSerializer(serializers.Serializer):
+    queued = serializers.ListField(child=serializers.IntegerField(),
+                                   help_text="indices whose final training was queued")
+
+
 # -- candidates -----------------------------------------------------------------------------
 
 
@@ -427,7 +440,7 @@ class CandidateSerializer(serializers.ModelSerializer):
         fields = ["index", "state", "sparsity", "parent", "morphism", "pareto", "feasible",
                   "attempts", "error_message", "objectives", "metrics", "timings",
                   *OBJECTIVE_COLUMNS, *METRIC_COLUMNS, *PRECHECK_COLUMNS, "seq", "worker",
-                  "heartbeat"]
+                  "heartbeat", "progress"]
         read_only_fields = fields
 
 

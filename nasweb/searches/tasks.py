@@ -1,4 +1,4 @@
-"""Celery tasks: evaluate one candidate, start a search, reap lost work.
+"""Celery tasks: evaluate or finalise one candidate, start a search, reap lost work.
 
 Thin wrappers over ``worker`` and ``handlers``. Every task is idempotent: a redelivered or
 duplicated message finds its candidate claimed or done and returns. Tasks acknowledge late and
@@ -29,6 +29,14 @@ def evaluate_candidate(self: Any, candidate_pk: int) -> str:
 
     return evaluate(candidate_pk, self.request.id or "", worker_name(self.request.hostname),
                     hard_stop=True)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
+             name="nasweb.searches.tasks.finalise_candidate")
+def finalise_candidate(self: Any, candidate_pk: int) -> str:
+    from .worker import finalise, worker_name
+
+    return finalise(candidate_pk, worker_name(self.request.hostname))
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True,

@@ -45,6 +45,10 @@ class RecordingDispatcher:
         self.tasks.append(("start", search_id, task_id))
         self.published += 1
 
+    def finalise(self, candidate_pk: int, task_id: str) -> None:
+        self.tasks.append(("finalise", candidate_pk, task_id))
+        self.published += 1
+
     def revoke(self, task_ids: list[str]) -> None:
         self.revoked.extend(task_ids)
 
@@ -63,7 +67,7 @@ def run_recorded(recorder: RecordingDispatcher, max_tasks: int = 10_000,
                  before: Callable[[str, int], bool] | None = None) -> list[str]:
     """Run recorded tasks in order until none is left; ``before(kind, id)`` may return False to
     drop a task (a lost message). Returns each task's outcome."""
-    from .worker import evaluate
+    from .worker import evaluate, finalise
 
     outcomes = []
     while recorder.tasks and len(outcomes) < max_tasks:
@@ -73,6 +77,8 @@ def run_recorded(recorder: RecordingDispatcher, max_tasks: int = 10_000,
             continue
         if kind == "start":
             outcomes.append("started" if handlers.start_search(ident) else "skipped")
+        elif kind == "finalise":
+            outcomes.append(finalise(ident, worker="test:0"))
         else:
             outcomes.append(evaluate(ident, task_id, worker="test:0"))
     return outcomes

@@ -56,6 +56,8 @@ from .serializers import (
     CredentialsSerializer,
     DatasetListSerializer,
     EventQuerySerializer,
+    FinaliseResultSerializer,
+    FinaliseSerializer,
     McuPresetSerializer,
     MeSerializer,
     ProjectSerializer,
@@ -208,6 +210,20 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         return self._state_change(handlers.cancel_search)
+
+    @extend_schema(summary="Final training: retrain candidates with the full (paper) profile",
+                   description="Body: {\"candidates\": [indices]}, or nothing for the feasible "
+                   "Pareto front not finalised yet. Only when the search is not running "
+                   "(paused, finished, cancelled or failed). Each candidate's new figures and "
+                   "files replace the screening ones, which stay under metrics.screening.",
+                   request=FinaliseSerializer, responses={202: FinaliseResultSerializer})
+    @action(detail=True, methods=["post"])
+    def finalise(self, request: Request, pk: str | None = None) -> Response:
+        search = self.get_object()
+        body = FinaliseSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        queued = handlers.request_finalise(search, body.validated_data.get("candidates"))
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="The Pareto front and the hypervolume history",
                    responses={200: ParetoSerializer})

@@ -24,6 +24,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,9 +93,12 @@ def read_artifacts(paths: Mapping[str, str]) -> dict[str, bytes]:
 
 
 def evaluation_context(search: Search, out_dir: str, should_stop: Any,
-                       fidelity: dict[str, Any] | None = None) -> EvaluationContext:
+                       fidelity: dict[str, Any] | None = None,
+                       on_progress: Any = None) -> EvaluationContext:
     options: dict[str, Any] = {"input_shape": list(search.input_shape),
                                "num_classes": search.num_classes, "should_stop": should_stop}
+    if on_progress is not None:
+        options["on_progress"] = on_progress
     if fidelity is not None:
         options["fidelity"] = fidelity
     if search.upload_id is not None:
@@ -147,6 +151,32 @@ def _reason(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
+#: Seconds between progress reports of one evaluation (epoch ends and stage changes are
+#: reported as they come, other events at most this often).
+PROGRESS_INTERVAL = 2.0
+
+
+def progress_reporter(claim: handlers.Claim) -> Any:
+    """The evaluator's ``on_progress``: stores and announces epoch ends, rungs and stage
+    changes (``handlers.report_progress``); a failing report never stops the training."""
+    last = {"stage": None, "at": 0.0}
+
+    def report(event: Mapping[str, Any]) -> None:
+        stage = event.get("stage")
+        now = time.monotonic()
+        if stage not in ("train", "rung") and stage == last["stage"] \
+                and now - last["at"] < PROGRESS_INTERVAL:
+            return
+        last.update(stage=stage, at=now)
+        try:
+            handlers.report_progress(claim, event)
+        except Exception:  # noqa: BLE001 - progress is a courtesy; the result is what counts
+            log.warning("progress report for candidate %s failed", claim.candidate_pk,
+                        exc_info=True)
+
+    return report
+
+
 def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
              hard_stop: bool = False) -> str:
     """Claim and evaluate one candidate; returns what happened (for the task result/log)."""
@@ -166,7 +196,8 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
             evaluator = load_evaluator(settings.UNAS_EVALUATOR)
             metrics, paths = evaluator(claim.architecture, claim.sparsity,
                                        evaluation_context(search, out_dir, stop.is_set,
-                                                          claim.fidelity),
+                                                          claim.fidelity,
+                                                          progress_reporter(claim)),
                                        candidate_id=claim.index)
             metrics = clean_metrics(metrics)
             files = read_artifacts(paths or {})
@@ -183,4 +214,32 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
         return "done" if handlers.record_result(claim, metrics, files) else "stale"
     finally:
         beat.finish()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def finalise(candidate_pk: int, worker: str | None = None) -> str:
+    """Run one candidate's final training (``handlers.request_finalise``) and record it."""
+    from search_engine.search.finalise import FINAL_PROFILE, final_context
+
+    target = handlers.finalise_target(candidate_pk)
+    if target is None:
+        return "skipped"
+    search, index, architecture, sparsity = target
+    settings.UNAS_WORK_DIR.mkdir(parents=True, exist_ok=True)
+    out_dir = tempfile.mkdtemp(prefix=f"c{candidate_pk}-final-", dir=settings.UNAS_WORK_DIR)
+    try:
+        try:
+            evaluator = load_evaluator(settings.UNAS_EVALUATOR)
+            context = final_context(evaluation_context(search, out_dir, lambda: False),
+                                    FINAL_PROFILE, out_dir)
+            metrics, paths = evaluator(architecture, sparsity, context, candidate_id=index)
+            metrics = clean_metrics(metrics)
+            files = read_artifacts(paths or {})
+        except Exception as exc:  # the candidate keeps its screening figures
+            log.warning("final training of candidate %s failed", candidate_pk, exc_info=True)
+            handlers.record_final(search.pk, index, None, {}, _reason(exc))
+            return "failed"
+        return "finalised" if handlers.record_final(search.pk, index, metrics, files) \
+            else "stale"
+    finally:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -9,7 +9,9 @@ evaluation runs. Each worker process loads its data set once and keeps it.
 When ``context.options["should_stop"]`` is given (the web app's cancellation), it is polled at
 every progress event of the pipeline (each epoch, each export stage) and the evaluation stops
 with :class:`EvaluationCancelled`. ``context.options["fidelity"]`` is the candidate's
-early-stopping plan (``search.fidelity``), when the search has early stopping on.
+early-stopping plan (``search.fidelity``), when the search has early stopping on;
+``context.options["on_progress"]``, when given, receives every progress event (the web app
+stores and announces them: the dashboard's live progress of a running candidate).
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
     from search_engine.train.profiles import get_profile
 
     should_stop = context.options.get("should_stop")
+    on_progress = context.options.get("on_progress")
 
     def progress(event: dict) -> None:
+        if on_progress is not None:
+            on_progress(event)
         if should_stop is not None and should_stop():
             raise EvaluationCancelled(f"stopped during {event.get('stage', 'training')}")
 

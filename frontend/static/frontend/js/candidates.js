@@ -22,6 +22,9 @@ export function fromRow(row) {
   record.epochs = row.metrics?.epochs ?? null;
   record.epochs_trained = row.metrics?.epochs_trained ?? record.epochs;
   record.stopped_early = !!row.metrics?.stopped_early;
+  record.finalised = !!row.metrics?.finalised;
+  record.progress = row.progress && Object.keys(row.progress).length ? row.progress : null;
+  record.finalising = !!(row.finalising ?? row.timings?.finalise_requested_at);
   return record;
 }
 
@@ -32,10 +35,26 @@ export function origin(row) {
 }
 
 // "8/8 epochs", "1/8 epochs, stopped early" (multi-fidelity: see docs/search.md).
+// A running candidate's live progress: "epoch 3/8 · 1,234 samples/s", "exporting (convert)".
+export function progressText(c) {
+  const p = c.progress;
+  if (c.state !== "running" || !p) return "";
+  if (p.stage === "train" && p.epoch != null) {
+    const speed = p.samples_per_second ? ` · ${Math.round(p.samples_per_second).toLocaleString("en")} samples/s` : "";
+    return `epoch ${p.epoch}/${p.epochs ?? "?"}${speed}`;
+  }
+  if (p.stage === "rung") return `checked at epoch ${p.epoch}${p.stopped ? ": stopping early" : ": going on"}`;
+  const stages = { materialise: "pruning", convert: "converting to int8", measure: "measuring the TFLM arena", evaluate: "testing int8 in TFLM", write: "writing files" };
+  return stages[p.stage] || "";
+}
+
+// Finalised candidates (retrained with the full profile): "final, 30/30 ep".
 export function fidelity(c) {
   if (c.state !== "done" || c.epochs_trained == null) return "";
   const of = c.epochs != null ? `/${c.epochs}` : "";
-  return `${c.epochs_trained}${of} ep${c.stopped_early ? ", stopped" : ""}`;
+  const text = `${c.epochs_trained}${of} ep${c.stopped_early ? ", stopped" : ""}`;
+  if (c.finalised) return `final, ${text}`;
+  return c.finalising ? `${text}, finalising…` : text;
 }
 
 // An event's summary merged into what we had (events omit predicted_* figures).

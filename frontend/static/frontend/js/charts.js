@@ -20,7 +20,7 @@ export function plotly() {
 }
 
 function hover(c) {
-  const tags = `${c.origin === "reference" ? " · reference network" : ""}${c.stopped_early ? ` · stopped early (${c.epochs_trained}/${c.epochs} epochs)` : ""}`;
+  const tags = `${c.origin === "reference" ? " · reference network" : ""}${c.stopped_early ? ` · stopped early (${c.epochs_trained}/${c.epochs} epochs)` : ""}${c.finalised ? " · finalised" : ""}`;
   return `#${c.index} · error ${pct(c.error)}${tags}<br>SRAM ${bytes(c.sram_bytes)} · Flash ${bytes(c.flash_bytes)}`
     + `<br>${compact(c.macs)} MACs · ${c.feasible ? "within limits" : "over a limit"}${c.pareto ? " · Pareto" : ""}`;
 }
@@ -68,6 +68,10 @@ export function paretoFigure(search, candidates, axisName) {
   ];
   if (stopped.length) {
     data.splice(1, 0, markerTrace("Stopped early", stopped, axis, { color: COLORS.stopped, size: 6, symbol: "circle" }));
+  }
+  const finalised = rows.filter((c) => c.finalised);
+  if (finalised.length) {
+    data.push(markerTrace("Finalised (full training)", finalised, axis, { color: "#1f7a4d", size: 22, symbol: "square-open", line: { color: "#1f7a4d", width: 1.5 } }));
   }
   if (references.length) {
     data.push(markerTrace("Reference network", references, axis, { color: COLORS.reference, size: 17, symbol: "circle-open", line: { color: COLORS.reference, width: 2 } }));

@@ -75,6 +75,8 @@ function renderProgress() {
   el("pause").disabled = !["queued", "running"].includes(s.state);
   el("resume").disabled = s.state !== "paused";
   el("cancel").disabled = !ACTIVE.includes(s.state);
+  el("finalise").disabled = ["queued", "running"].includes(s.state) || !state.candidates.size
+    || ![...state.candidates.values()].some((c) => c.pareto && c.feasible && !c.finalised);
   if (s.state === "queued" && !p.evaluated) {
     el("progress-extra").textContent = "Waiting for a worker to start the search…";
   }
@@ -186,7 +188,10 @@ function refreshPareto(delay = 400) {
 
 function applyEvent(event) {
   const { type, data } = event;
-  if (type.startsWith("candidate.") && data && typeof data.index === "number") {
+  if (type === "candidate.progress" && data && typeof data.index === "number") {
+    const known = state.candidates.get(data.index);  // progress only: merge, do not replace
+    if (known) { known.progress = data.progress; schedule("table"); }
+  } else if (type.startsWith("candidate.") && data && typeof data.index === "number") {
     upsert(fromEvent(data, state.candidates.get(data.index)));
     schedule("plot", "table", "best");
   } else if (type === "pareto.changed") {
@@ -232,6 +237,18 @@ for (const action of ["pause", "resume", "cancel"]) {
     }
   });
 }
+el("finalise").addEventListener("click", async () => {
+  el("finalise").disabled = true;
+  try {
+    const result = await api(urls.searchAction(searchId, "finalise"), { method: "POST" });
+    const n = result.queued.length;
+    toast(n ? `Final training queued for ${n} candidate${n === 1 ? "" : "s"} (${result.queued.map((i) => `#${i}`).join(", ")}): each is trained again with the full profile, then exported and verified.`
+      : "Nothing to finalise: the feasible front is finalised or being finalised already.");
+  } catch (error) {
+    toast(error instanceof ApiError ? error.message : String(error));
+  }
+  schedule("progress");
+});
 for (const radio of document.querySelectorAll("input[name=axis]")) {
   radio.addEventListener("change", () => { state.axis = radio.value; schedule("plot"); });
 }

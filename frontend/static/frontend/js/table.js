@@ -1,11 +1,14 @@
 // The sortable, filterable candidates table. Sort, filters and selection survive live updates.
 import { h } from "./dom.js";
 import { bytes, compact, integer, pct, stateBadge } from "./format.js";
-import { COLUMNS, fidelity, view } from "./candidates.js";
+import { COLUMNS, fidelity, progressText, view } from "./candidates.js";
 
 const CELLS = {
   index: (c, link) => h("a", { href: link(c), text: `#${c.index}` }),
-  state: (c) => stateBadge(c.state),
+  state: (c) => {
+    const live = progressText(c);
+    return live ? h("span", {}, stateBadge(c.state), h("span", { class: "muted small live-progress", text: ` ${live}` })) : stateBadge(c.state);
+  },
   error: (c) => (c.error == null ? "–" : pct(c.error)),
   test_accuracy_int8: (c) => (c.test_accuracy_int8 == null ? "–" : pct(c.test_accuracy_int8)),
   sram_bytes: (c) => bytes(c.sram_bytes),
@@ -13,7 +16,8 @@ const CELLS = {
   macs: (c) => compact(c.macs),
   params: (c) => integer(c.params),
   sparsity: (c) => (c.sparsity == null ? "–" : pct(c.sparsity, 0)),
-  epochs_trained: (c) => (c.stopped_early ? h("span", { class: "badge stopped", text: fidelity(c) }) : fidelity(c)),
+  epochs_trained: (c) => (c.stopped_early ? h("span", { class: "badge stopped", text: fidelity(c) })
+    : c.finalised ? h("span", { class: "badge final", text: fidelity(c) }) : fidelity(c)),
   origin: (c) => (c.origin === "reference" ? h("span", { class: "badge reference", text: "reference" }) : c.origin),
   pareto: (c) => (c.pareto ? h("span", { class: "badge pareto", text: "front" }) : ""),
   feasible: (c) => (c.state !== "done" ? "" : c.feasible ? h("span", { class: "badge ok", text: "yes" })
