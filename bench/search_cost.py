@@ -14,10 +14,13 @@ profile and the same limits, seeds and wall budget for every arm:
 
 No candidate starts after the budget; one finishing after it does not count. Prints, per arm,
 the median over seeds of the best feasible validation error at fixed times, how many candidates
-each arm screened per hour and how many it stopped early, the time the new search took to reach
+each arm screened per hour and how many it stopped early, the feasible hypervolume at the end
+(against the hard limits, error up to 1), the time the new search took to reach
 the old engine's final best, and the reference networks' own results (the baselines a user
-would write by hand). Writes ``--out/<dataset>/results.json`` and the curves as an SVG
-(``--plot``, default ``docs/search-cost-<dataset>.svg``).
+would write by hand) with the search's candidates that beat them on every objective.
+``--report`` summarises runs saved in ``--out`` without training. Writes
+``--out/<dataset>/results.json`` and the curves as an SVG (``--plot``, default
+``docs/search-cost-<dataset>.svg``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from search_engine.cli.units import parse_bytes  # noqa: E402
 from search_engine.search import HardLimits, JsonFileStore, Search, SearchConfig  # noqa: E402
+from search_engine.search.engine import (  # noqa: E402
+    feasible_hypervolume,
+    hypervolume_reference,
+)
 from search_engine.search.fidelity import stopped_early  # noqa: E402
 from search_engine.search.local_runner import EvaluationContext, run_local  # noqa: E402
+from search_engine.search.objectives import OBJECTIVES  # noqa: E402
 from search_engine.search.setup import build_precheck, open_space  # noqa: E402
 from search_engine.search.state import DONE  # noqa: E402
 
@@ -66,11 +74,25 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
                                 options={"input_shape": list(shape.input_shape),
                                          "num_classes": shape.num_classes})
     started = time.time()
+    search.state.extra["bench_started_at"] = started
     t0 = time.monotonic()
     run_local(search, context, workers=args.workers, deadline=t0 + args.budget,
               log_path=str(folder / "workers.log"))
     wall = time.monotonic() - t0
     return summarise(search, started, args.budget, wall)
+
+
+def load_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """The summary of a run saved in ``out`` (``--report``: no training)."""
+    from search_engine.search import JsonFileStore
+
+    state = JsonFileStore(out / f"{arm}-s{seed}" / "search.json").load()
+    if state is None:
+        raise SystemExit(f"no saved run {arm}-s{seed} in {out}")
+    started = state.extra.get("bench_started_at") or min(
+        c.timings["proposed_at"] for c in state.candidates)
+    search = Search(state, None, None)  # type: ignore[arg-type]
+    return summarise(search, started, args.budget, float("nan"))
 
 
 def summarise(search: Search, started: float, budget: float, wall: float) -> dict[str, Any]:
@@ -90,6 +112,17 @@ def summarise(search: Search, started: float, budget: float, wall: float) -> dic
                 curve.append((round(at, 1), best))
     epochs = sum(int(c.metrics.get("epochs_trained") or c.metrics.get("epochs") or 0)
                  for c in done)
+    within = [c for c in done if c.timings["finished_at"] - started <= budget]
+    trained = [c for c in within if c.feasible and not stopped_early(c.metrics)]
+    hv = feasible_hypervolume(trained, hypervolume_reference(search.config))
+    beaten = {}
+    for ref in (c for c in trained if c.origin == "reference"):
+        better = [c for c in trained if c.origin != "reference" and dominates(c, ref)]
+        if better:
+            best_by = min(better, key=lambda c: c.objectives["error"])
+            beaten[ref.morphism.split(":", 1)[1]] = {
+                "by": best_by.id, **{k: best_by.objectives[k] for k in OBJECTIVES},
+                "reference": {k: ref.objectives[k] for k in OBJECTIVES}}
     references = {c.morphism.split(":", 1)[1]: {
         "val_error": c.objectives.get("error"), "feasible": c.feasible,
         "test_accuracy_int8": c.metrics.get("test_accuracy_int8"),
@@ -107,8 +140,15 @@ def summarise(search: Search, started: float, budget: float, wall: float) -> dic
             "sram_bytes": best_record.objectives["sram_bytes"],
             "flash_bytes": best_record.objectives["flash_bytes"],
             "macs": best_record.objectives["macs"]},
-        "references": references,
+        "references": references, "hypervolume": hv, "references_dominated": beaten,
     }
+
+
+def dominates(a: Any, b: Any) -> bool:
+    """``a`` is at least as good as ``b`` on every objective and better on one."""
+    x = [a.objectives[k] for k in OBJECTIVES]
+    y = [b.objectives[k] for k in OBJECTIVES]
+    return all(p <= q for p, q in zip(x, y, strict=True)) and x != y
 
 
 def best_at(curve: list[tuple[float, float]], t: float) -> float | None:
@@ -202,6 +242,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="samples per split")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "search_cost"))
+    parser.add_argument("--report", action="store_true", help="no training: summarise the "
+                        "runs saved in --out")
     parser.add_argument("--plot", default=None, help="SVG path (default docs/search-cost-"
                         "<dataset>.svg)")
     args = parser.parse_args()
@@ -211,6 +253,9 @@ def main() -> int:
     results: dict[str, dict[int, dict]] = {arm: {} for arm in args.arms}
     for seed in args.seeds:
         for arm in args.arms:
+            if args.report:
+                results[arm][seed] = load_arm(arm, seed, args, out)
+                continue
             print(f"running {arm} seed {seed} ({args.budget:.0f} s)...", file=sys.stderr,
                   flush=True)
             results[arm][seed] = run_arm(arm, seed, args, out)
@@ -222,14 +267,15 @@ def main() -> int:
     marks = [args.budget * f for f in (0.2, 0.4, 0.6, 0.8, 1.0)]
     print("best feasible validation error (median over seeds) at wall time:")
     print("arm     " + "".join(f"{t:>9.0f}s" for t in marks) + "   screened/h  stopped  "
-          "per seed (final)")
+          "HV    per seed (final)")
     for arm, runs in results.items():
         row = [median([best_at(r["curve"], t) for r in runs.values()]) for t in marks]
         per_hour = statistics.median(r["per_hour"] for r in runs.values())
         stopped = sum(r["stopped_early"] for r in runs.values())
         finals = " ".join(pct(r["best_error"]).strip() for r in runs.values())
+        hv = statistics.median(r["hypervolume"] for r in runs.values())
         print(f"{arm:8s}" + "".join(f"{pct(v):>10s}" for v in row)
-              + f"   {per_hour:9.0f}  {stopped:7d}  {finals}")
+              + f"   {per_hour:9.0f}  {stopped:7d}  {hv:.3f} {finals}")
     if "new" in results and "old" in results:
         print("\nnew search: time to reach the old engine's final best, per seed:")
         for seed in args.seeds:
@@ -247,6 +293,13 @@ def main() -> int:
             print(f"  seed {seed}: {refs}; search best #{best.get('id')} "
                   f"({best.get('morphism') or best.get('origin')}), int8 test "
                   f"{pct(best.get('test_accuracy_int8')).strip()}")
+            for name, b in run["references_dominated"].items():
+                r = b["reference"]
+                print(f"    {name} beaten on every objective by #{b['by']}: error "
+                      f"{pct(b['error']).strip()} vs {pct(r['error']).strip()}, SRAM "
+                      f"{b['sram_bytes']:.0f} vs {r['sram_bytes']:.0f} B, Flash "
+                      f"{b['flash_bytes']:.0f} vs {r['flash_bytes']:.0f} B, MACs "
+                      f"{b['macs']:.0f} vs {r['macs']:.0f}")
     plot = Path(args.plot or ROOT / "docs" / f"search-cost-{args.dataset}.svg")
     plot.write_text(svg_plot(results, args.budget,
                              f"{args.dataset}: best feasible validation error vs wall time "
