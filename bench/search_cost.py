@@ -179,14 +179,14 @@ def svg_plot(results: dict[str, dict[int, dict]], budget: float, title: str) -> 
     """Step curves of best feasible validation error against wall time, one per run."""
     width, height, left, bottom, top, right = 640, 360, 56, 40, 28, 120
     errors = [e for runs in results.values() for r in runs.values() for _, e in r["curve"]]
-    ymax = min(1.0, max(errors, default=0.3) * 1.1) if errors else 1.0
-    ymax = max(ymax, 0.05)
+    # up to 20% error (higher values are drawn at the top edge): the interesting part
+    ymax = max(0.05, min(0.2, max(errors, default=0.2) * 1.1))
 
     def x(t: float) -> float:
         return left + (width - left - right) * t / budget
 
     def y(e: float) -> float:
-        return top + (height - top - bottom) * (1 - e / ymax)
+        return top + (height - top - bottom) * (1 - min(e, ymax) / ymax)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              'font-family="sans-serif" font-size="11">',
@@ -197,13 +197,14 @@ def svg_plot(results: dict[str, dict[int, dict]], budget: float, title: str) -> 
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(e):.1f}" y2="{y(e):.1f}" '
                      'stroke="#e3e6ee"/>')
         parts.append(f'<text x="{left - 6}" y="{y(e) + 4:.1f}" text-anchor="end">'
-                     f'{100 * e:.0f}%</text>')
+                     f'{100 * e:.1f}%</text>')
     for i in range(6):
         t = budget * i / 5
         parts.append(f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
                      f'{t / 60:.1f} min</text>')
-    parts.append(f'<text x="12" y="{top + 80}" transform="rotate(-90 12 {top + 80})">'
-                 'best feasible val. error</text>')
+    middle = (top + height - bottom) / 2
+    parts.append(f'<text x="12" y="{middle:.0f}" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {middle:.0f})">best feasible val. error</text>')
     for k, (arm, runs) in enumerate(results.items()):
         colour = COLOURS.get(arm, "#333")
         for run in runs.values():
