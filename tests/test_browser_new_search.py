@@ -97,3 +97,18 @@ def test_small_board_presets_fill_the_limits(page):
         expect(page.locator("#sram_unit")).to_have_value("KiB")
         expect(page.locator("#flash_bytes")).to_have_value(flash)
     expect(page.locator("#preset option[value=stm32f103c8]")).to_contain_text("20 KiB SRAM")
+
+
+def test_data_sets_that_are_not_installed_say_how_to_install_them(page):
+    """This server has MNIST but not CIFAR-10 or speech: the form says where their files go
+    and offers the upload, and never prints "null classes"."""
+    sign_up(page)
+    project = new_project(page)
+    page.goto(f"/projects/{project}/new-search/")
+    hint = page.locator("#dataset-install")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("cifar10")
+    expect(hint).to_contain_text("data_batch_1")
+    expect(hint).to_contain_text("Upload a data set")
+    options = page.locator("#dataset option").all_inner_texts()
+    assert not any("null" in text for text in options), options

@@ -67,6 +67,18 @@ def test_server_data_sets_are_listed(web_client):
     assert names["digits"]["available"] and names["digits"]["input_shape"] == [8, 8, 1]
     assert names["digits"]["num_classes"] == 10
     assert "npz" not in names and body["uploads"] == []
+    assert names["digits"]["install"] == ""  # built in: nothing to install
+
+
+def test_missing_data_sets_say_how_to_install_them(web_client, settings, tmp_path):
+    settings.DATASETS_DIR = tmp_path / "empty"
+    names = {d["name"]: d for d in web_client.get("/api/datasets/").json()["server"]}
+    mnist = names["mnist"]
+    assert not mnist["available"]
+    assert "train-images-idx3-ubyte" in mnist["install"]
+    assert str(tmp_path / "empty" / "mnist") in mnist["install"]
+    assert "data_batch_1" in names["cifar10"]["install"]
+    assert names["speech"]["num_classes"] is None and "WAV" in names["speech"]["install"]
 
 
 def test_npz_upload_is_validated_stored_and_usable(web_client, other_client):

@@ -162,5 +162,6 @@ def dataset_listing() -> list[dict[str, Any]]:
     return [{"name": info.name, "description": info.description, "kind": info.kind,
              "available": info.available,
              "input_shape": list(info.input_shape) if info.input_shape else None,
-             "num_classes": info.num_classes, "class_names": list(info.class_names)[:100]}
+             "num_classes": info.num_classes, "class_names": list(info.class_names)[:100],
+             "install": info.install_hint}
             for info in builtin_datasets()]

@@ -576,6 +576,7 @@ class ServerDatasetSerializer(serializers.Serializer):
     input_shape = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
     num_classes = serializers.IntegerField(allow_null=True)
     class_names = serializers.ListField(child=serializers.CharField())
+    install = serializers.CharField(help_text="how to install it on the server, when it is not")
 
 
 class DatasetListSerializer(serializers.Serializer):

@@ -153,6 +153,15 @@ class DatasetInfo:
     input_shape: tuple[int, int, int] | None
     class_names: tuple[str, ...]
     options: tuple[str, ...] = ()
+    #: what files a folder source needs in ``location`` (the install hint of the UI)
+    files: str = ""
+
+    @property
+    def install_hint(self) -> str:
+        """How to install a folder source that is missing ("" when there is nothing to do)."""
+        if self.available or self.kind != "folder" or not self.location:
+            return ""
+        return f"put {self.files} in {self.location}/"
 
     @property
     def num_classes(self) -> int | None:

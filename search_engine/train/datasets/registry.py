@@ -33,6 +33,7 @@ class Source:
     class_names: tuple[str, ...] = ()
     binary_groupings: dict[str, tuple[str, tuple[str, ...], str]] = field(default_factory=dict)
     present: Callable[[Path], bool] | None = None  # are the files there (folder sources)?
+    files: str = ""  # what a folder source needs, for the install hint
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -40,6 +41,9 @@ class Source:
         opts = [p for p in params if p not in ("folder", "path", "seed", "limit")]
         return ("path", *opts) if self.kind != "builtin" else tuple(opts)
 
+
+_IDX_HINT = ("the four IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+             "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (gzipped or not)")
 
 SOURCES: dict[str, Source] = {
     s.name: s
@@ -61,6 +65,7 @@ SOURCES: dict[str, Source] = {
             input_shape=(28, 28, 1),
             class_names=mnist.MNIST_CLASSES,
             present=mnist.files_present,
+            files=_IDX_HINT,
         ),
         Source(
             "fashion-mnist",
@@ -71,6 +76,7 @@ SOURCES: dict[str, Source] = {
             input_shape=(28, 28, 1),
             class_names=mnist.FASHION_CLASSES,
             present=mnist.files_present,
+            files=_IDX_HINT,
         ),
         Source(
             "cifar10",
@@ -82,6 +88,8 @@ SOURCES: dict[str, Source] = {
             class_names=cifar.CIFAR10_CLASSES,
             binary_groupings=cifar.BINARY_GROUPINGS,
             present=cifar.files_present,
+            files="the CIFAR-10 python batches (data_batch_1 ... data_batch_5, test_batch; the "
+            "cifar-10-batches-py folder of cifar-10-python.tar.gz)",
         ),
         Source(
             "speech",
@@ -91,6 +99,8 @@ SOURCES: dict[str, Source] = {
             folders=("speech", "speech_commands", "speech-commands"),
             input_shape=MfccConfig().feature_shape,
             present=lambda folder: bool(speech.word_folders(folder)),
+            files="one folder of 1 s 16 kHz WAV clips per word (the Speech Commands layout; "
+            "_background_noise_ optional)",
         ),
         Source(
             "npz",
@@ -198,6 +208,7 @@ def available_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
                 input_shape=s.input_shape,
                 class_names=class_names,
                 options=s.options,
+                files=s.files,
             )
         )
     return infos

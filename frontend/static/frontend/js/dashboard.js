@@ -67,7 +67,10 @@ function renderProgress() {
   if (p.running) extra.push(`${p.running} training now`);
   if (p.queued) extra.push(`${p.queued} waiting for a worker`);
   if (p.rejected) extra.push(`${p.rejected} skipped before training (too big)`);
-  if (p.elapsed_seconds != null) extra.push(`${duration(p.elapsed_seconds)} elapsed`);
+  // a search that ended before running shows no "0 s elapsed"
+  if (p.elapsed_seconds != null && (p.elapsed_seconds > 0 || s.state === "running")) {
+    extra.push(`${duration(p.elapsed_seconds)} ${ACTIVE.includes(s.state) ? "elapsed" : "in all"}`);
+  }
   el("progress-extra").textContent = extra.join(" · ");
   const error = el("search-error");
   error.hidden = !s.error_message;

@@ -69,13 +69,21 @@ async function loadDatasets(select) {
   const current = select || list.value;
   list.replaceChildren();
   const server = h("optgroup", { label: "On this server" });
+  const missing = [];
   for (const d of data.server) {
-    const shape = d.input_shape ? ` (${d.input_shape.join("×")}, ${d.num_classes} classes)` : "";
+    const classes = d.num_classes != null ? `, ${d.num_classes} classes` : "";
+    const shape = d.input_shape ? ` (${d.input_shape.join("×")}${classes})` : "";
+    if (!d.available && d.install) missing.push(d);
     const option = h("option", { value: d.name, text: `${d.name}${shape}${d.available ? "" : ": not installed"}` });
     option.disabled = !d.available;
     server.append(option);
   }
   list.append(server);
+  el("dataset-install").replaceChildren(...(missing.length ? [
+    h("span", { text: "Not installed on this server: " }),
+    ...missing.flatMap((d, i) => [i ? "; " : "", h("b", { text: d.name }), ` (${d.install})`]),
+    ". Then reload this page, or upload your data below (“Upload a data set…”)."] : []));
+  el("dataset-install").hidden = !missing.length;
   if (data.uploads.length) {
     const mine = h("optgroup", { label: "Your uploads" });
     for (const u of data.uploads) {

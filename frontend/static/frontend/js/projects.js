@@ -32,7 +32,8 @@ async function loadDatasets() {
     const data = await api(urls.datasets);
     select.replaceChildren();
     for (const d of data.server) {
-      const shape = d.input_shape ? ` · ${d.input_shape.join("×")}, ${d.num_classes} classes` : "";
+      const classes = d.num_classes != null ? `, ${d.num_classes} classes` : "";
+      const shape = d.input_shape ? ` · ${d.input_shape.join("×")}${classes}` : "";
       const option = h("option", { value: d.name, text: `${d.name}${shape}${d.available ? "" : " (not installed)"}` });
       option.disabled = !d.available;
       select.append(option);
