@@ -358,7 +358,7 @@ def test_references_seed_the_initial_population_smallest_first():
     from search_engine.space.references import reference_family
 
     space = JsonSpace((8, 8, 1), 10)
-    limits = HardLimits(64 * 1024, 32 * 1024)  # lenet-32's ~49 KB of weights cannot fit
+    limits = HardLimits(64 * 1024, 32 * 1024)  # lenet-32's ~49 KB of weights do not fit
     config = SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), rounds=6,
                           population=5, sample=2, sparsity_range=(0.1, 0.5))
     search = Search.create(config, space, MemoryStore(), build_precheck(space, limits))
@@ -366,9 +366,23 @@ def test_references_seed_the_initial_population_smallest_first():
     names = [name for name, _ in reference_family((8, 8, 1))]
     assert [c.morphism for c in proposed[:3]] == [f"reference:{n}" for n in names[:3]]
     assert all(c.origin == "reference" and c.sparsity == 0.1 for c in proposed[:3])
-    assert "reference:lenet-32" not in [c.morphism for c in proposed]  # refused: Flash
-    assert search.state.rejection_reasons.get("flash", 0) >= 1
-    assert proposed[3].origin == "random" and proposed[3].morphism is None
+    # lenet-32 does not fit at 10% sparsity: it is proposed pruned harder, at the first
+    # sparsity of reference_sparsities that fits
+    from search_engine.search.engine import reference_sparsities
+
+    big = proposed[3]
+    assert big.morphism == "reference:lenet-32" and big.origin == "reference"
+    assert big.sparsity in reference_sparsities((0.1, 0.5))[1:]
+    assert big.precheck["estimated_flash_bytes"] <= 32 * 1024
+    assert proposed[4].origin == "random" and proposed[4].morphism is None
+    # under limits it cannot meet even at the top of the range, it is refused
+    tight = HardLimits(64 * 1024, 12 * 1024)
+    small = Search.create(SearchConfig(limits=tight, bounds=tight.default_soft_bounds(),
+                                       rounds=6, population=5, sample=2,
+                                       sparsity_range=(0.1, 0.5)),
+                          space, MemoryStore(), build_precheck(space, tight))
+    assert "reference:lenet-32" not in [small.propose().morphism for _ in range(5)]
+    assert small.state.rejection_reasons.get("flash", 0) >= 1
     off = Search.create(SearchConfig(limits=limits, bounds=limits.default_soft_bounds(),
                                      rounds=2, population=2, sample=1, references=False),
                         space, MemoryStore(), build_precheck(space, limits))

@@ -101,6 +101,13 @@ def always_fits(architecture: dict[str, Any], sparsity: float,
     return PrecheckResult(True)
 
 
+def reference_sparsities(sparsity_range: tuple[float, float], steps: int = 4) -> list[float]:
+    """The sparsities a reference network is tried at, lowest first: the range's low end, then
+    evenly up to its high end."""
+    lo, hi = sparsity_range
+    return [round(lo + (hi - lo) * k / steps, 4) for k in range(steps + 1)]
+
+
 def hypervolume_reference(config: SearchConfig) -> dict[str, float]:
     """The reference point of a search's hypervolume: the user's bounds.
 
@@ -226,6 +233,14 @@ class Search:
             rng = random.Random(f"{config.seed}:{number}")
             architecture, sparsity, parent, morphism = self._draw(rng, number)
             check = self.precheck(architecture, sparsity, self.state)
+            if not check.fits and parent is None and morphism is not None:
+                # a reference too big at the low end of the sparsity range: pruned harder, it
+                # may fit (a wide network pruned often beats a narrow one trained as it is)
+                for harder in reference_sparsities(config.sparsity_range)[1:]:
+                    check = self.precheck(architecture, harder, self.state)
+                    if check.fits:
+                        sparsity = harder
+                        break
             if check.fits:
                 candidate = CandidateRecord(
                     id=len(self.state.candidates), architecture=architecture,
