@@ -12,7 +12,8 @@ profile and the same limits, seeds and wall budget for every arm:
   child trained in full (``references=False, early_stopping=False``);
 * ``random``: random search, every child trained in full.
 
-No candidate starts after the budget; one finishing after it does not count. Prints, per arm,
+No candidate starts after the budget; those still training then are stopped (they would not
+count). Prints, per arm,
 the median over seeds of the best feasible validation error at fixed times, how many candidates
 each arm screened per hour and how many it stopped early, the feasible hypervolume at the end
 (against the hard limits, error up to 1), the time the new search took to reach
@@ -27,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -76,10 +79,22 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
     started = time.time()
     search.state.extra["bench_started_at"] = started
     t0 = time.monotonic()
-    run_local(search, context, workers=args.workers, deadline=t0 + args.budget,
-              log_path=str(folder / "workers.log"))
+    # candidates still training at the deadline do not count: stop their workers then (the
+    # pool breaks, run_local requeues them and returns) rather than wait for them
+    stopper = threading.Timer(args.budget + 1.0, _kill_workers)
+    stopper.start()
+    try:
+        run_local(search, context, workers=args.workers, deadline=t0 + args.budget,
+                  log_path=str(folder / "workers.log"))
+    finally:
+        stopper.cancel()
     wall = time.monotonic() - t0
     return summarise(search, started, args.budget, wall)
+
+
+def _kill_workers() -> None:
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 def load_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
