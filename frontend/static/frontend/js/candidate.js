@@ -89,7 +89,8 @@ function renderDownloads(c) {
       link.title = exactBytes(size);
     } else {
       link.removeAttribute("href");
-      link.title = c.state === "done" ? "This candidate has no such file." : "Available once the candidate is trained and exported.";
+      link.title = c.metrics?.stopped_early ? "Stopped early at a rung: never exported."
+        : c.state === "done" ? "This candidate has no such file." : "Available once the candidate is trained and exported.";
     }
   }
 }
