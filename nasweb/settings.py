@@ -158,6 +158,10 @@ UNAS_ARTIFACT_MAX_BYTES = int(env_str("UNAS_ARTIFACT_MAX_BYTES", str(16 * 1024 *
 UNAS_UPLOAD_MAX_BYTES = int(env_str("UNAS_UPLOAD_MAX_BYTES", str(256 * 1024 * 1024)))
 UNAS_UPLOAD_QUOTA_BYTES = int(env_str("UNAS_UPLOAD_QUOTA_BYTES", str(1024 * 1024 * 1024)))
 UNAS_SIGNUP_OPEN = env_bool("UNAS_SIGNUP_OPEN", True)
+# Image zips: decode every image at upload, in a child process with TensorFlow
+# (search_engine/train/datasets/decode_check.py), cut after this many seconds.
+UNAS_DECODE_UPLOADED_IMAGES = env_bool("UNAS_DECODE_UPLOADED_IMAGES", True)
+UNAS_IMAGE_DECODE_TIMEOUT = float(env_str("UNAS_IMAGE_DECODE_TIMEOUT", "300"))
 # Request bodies (nasweb/gate.py): at most this many bytes anywhere but the upload endpoint;
 # bodies and uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE are kept on disk, not in memory.
 UNAS_MAX_BODY_BYTES = int(env_str("UNAS_MAX_BODY_BYTES", str(2_621_440)))

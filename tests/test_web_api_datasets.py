@@ -41,12 +41,18 @@ def png(width=4, height=4):
             + chunk(b"IEND", b""))
 
 
-def image_zip():
+def image_zip(corrupt: str | None = None):
+    """Six 4x4 PNGs in two class folders; ``corrupt`` names one whose pixel data is garbage
+    behind a valid header (the header check passes, decoding fails)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for label in ("cat", "dog"):
             for i in range(3):
-                zf.writestr(f"pets/{label}/{i}.png", png())
+                name = f"pets/{label}/{i}.png"
+                data = png()
+                if name == corrupt:
+                    data = data[:33] + b"\x00\x00\x00\x10IDATgarbage-garbage!" + data[-12:]
+                zf.writestr(name, data)
     return buffer.getvalue()
 
 
@@ -124,6 +130,20 @@ def test_image_zip_upload(web_client):
     pk = body["id"]
     assert web_client.delete(f"/api/datasets/uploads/{pk}/").status_code == 204
     assert not UploadedDataset.objects.filter(pk=pk).exists()
+
+
+def test_an_image_zip_whose_pixels_do_not_decode_is_refused_naming_the_file(web_client):
+    """Valid headers, garbage pixel data: every image is decoded at upload (TensorFlow, in a
+    child process), so the set is refused at the door, not by every candidate later."""
+    from search_engine.train.datasets import validate_image_zip
+
+    bad = image_zip(corrupt="pets/dog/1.png")
+    validate_image_zip(io.BytesIO(bad))  # the header-only check cannot see it
+    response = upload(web_client, "pets.zip", bad)
+    assert response.status_code == 400
+    message = " ".join(response.json()["file"])
+    assert "pets/dog/1.png" in message and "cannot decode" in message
+    assert not UploadedDataset.objects.exists()
 
 
 @pytest.mark.parametrize("name, content, fields, field, message", [

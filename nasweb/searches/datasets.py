@@ -64,6 +64,8 @@ def _validate(handle: IO[bytes], kind: str, options: dict[str, Any]) -> dict[str
                                 "source_dtype": summary.source_dtype,
                                 "has_validation": summary.has_validation}}
         found = validate_image_zip(handle)
+        if settings.UNAS_DECODE_UPLOADED_IMAGES:
+            _check_decodes(handle)
         height, width = options["image_size"]
         channels = 3 if options["color_mode"] == "rgb" else 1
         return {"uncompressed_bytes": found.uncompressed_bytes,
@@ -76,6 +78,26 @@ def _validate(handle: IO[bytes], kind: str, options: dict[str, Any]) -> dict[str
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file triggers is a 400
         log.warning("upload validation crashed", exc_info=True)
         raise UploadError("file", f"the file could not be read ({type(exc).__name__})") from None
+
+
+def _check_decodes(handle: IO[bytes]) -> None:
+    """Every image decodes (in a child process: no TensorFlow here); ``DatasetError`` names
+    the first that does not."""
+    import tempfile
+
+    from search_engine.train.datasets.decode_check import check_decodes
+
+    path = getattr(handle, "temporary_file_path", None)
+    if path is not None:
+        check_decodes(path(), timeout=settings.UNAS_IMAGE_DECODE_TIMEOUT)
+        return
+    handle.seek(0)
+    with tempfile.NamedTemporaryFile(suffix=".zip") as copy:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            copy.write(chunk)
+        copy.flush()
+        check_decodes(copy.name, timeout=settings.UNAS_IMAGE_DECODE_TIMEOUT)
+    handle.seek(0)
 
 
 def _sha256(handle: IO[bytes]) -> str:
