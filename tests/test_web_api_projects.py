@@ -76,3 +76,16 @@ def test_other_users_projects_are_not_found(web_client, other_client):
     assert web_client.get("/api/projects/abc/").status_code == 404
     assert web_client.get(f"/api/projects/{10**30}/").status_code == 404
     assert web_client.get(f"/api/projects/{2**63}/").status_code == 404
+
+
+def test_blank_names_have_one_message_everywhere(web_client):
+    """Projects, searches and uploads share one name field: trimmed, blank refused alike."""
+    blank = {"name": "   ", "dataset": "digits"}
+    project = web_client.post("/api/projects/", blank, format="json")
+    assert project.json()["name"] == ["may not be blank"]
+    pk = web_client.post("/api/projects/", {"name": "p"}, format="json").json()["id"]
+    search = web_client.post("/api/searches/", {"project": pk, "name": " ", "sram_bytes": 20000,
+                                                "flash_bytes": 64000}, format="json")
+    assert search.status_code == 400 and search.json()["name"] == ["may not be blank"]
+    upload = web_client.post("/api/datasets/uploads/", {"name": "\t"}, format="multipart")
+    assert upload.json()["name"] == ["may not be blank"]

@@ -59,6 +59,17 @@ class Text(serializers.CharField):
         self.validators.append(valid_text)
 
 
+class Name(Text):
+    """A name: surrounding blanks trimmed, blank refused ("may not be blank"), 100 characters
+    at most unless told otherwise."""
+
+    default_error_messages = {"blank": "may not be blank"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 100)
+        super().__init__(trim_whitespace=True, allow_blank=False, **kwargs)
+
+
 class Bound(serializers.FloatField):
     """A positive, finite float (a soft bound)."""
 
@@ -210,7 +221,7 @@ def _mib(n: int) -> str:
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    name = Text(max_length=100)
+    name = Name()
     description = Text(max_length=5000, required=False, allow_blank=True)
     dataset = Text(max_length=40, required=False,
                    help_text="a server data set (see /api/datasets/) or the upload's kind")
@@ -227,9 +238,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         return project.searches.count()
 
     def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("may not be blank")
         owner = self.context["request"].user
         taken = Project.objects.filter(owner=owner, name=value)
         if self.instance is not None:
@@ -302,7 +310,7 @@ class SearchCreateSerializer(serializers.Serializer):
     """What a new search needs; hard limits are required, everything else has a default."""
 
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
-    name = Text(max_length=100)
+    name = Name()
     description = Text(max_length=5000, required=False, allow_blank=True, default="")
     dataset = Text(max_length=40, required=False,
                    help_text="default: the project's data set")
@@ -339,12 +347,6 @@ class SearchCreateSerializer(serializers.Serializer):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             self.fields["project"].queryset = Project.objects.filter(owner=user)
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("may not be blank")
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -388,7 +390,7 @@ class SearchUpdateSerializer(serializers.Serializer):
 
     EDITABLE = ("name", "description", "in_flight_target")
 
-    name = Text(max_length=100, required=False)
+    name = Name(required=False)
     description = Text(max_length=5000, required=False, allow_blank=True)
     in_flight_target = serializers.IntegerField(min_value=1, max_value=MAX_IN_FLIGHT,
                                                 required=False)
@@ -401,12 +403,6 @@ class SearchUpdateSerializer(serializers.Serializer):
                     {key: ["cannot be changed after the search is created (editable: "
                            f"{', '.join(self.EDITABLE)})"] for key in fixed[:20]})
         return super().to_internal_value(data)
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("may not be blank")
-        return value
 
 
 class FinaliseSerializer(serializers.Serializer):
@@ -552,7 +548,7 @@ class UploadedDatasetSerializer(serializers.ModelSerializer):
 
 
 class UploadCreateSerializer(serializers.Serializer):
-    name = Text(max_length=100)
+    name = Name()
     file = serializers.FileField(allow_empty_file=False)
     kind = serializers.ChoiceField(choices=DatasetKind.values, required=False,
                                    help_text="default: from the file name (.npz or .zip)")
@@ -560,12 +556,6 @@ class UploadCreateSerializer(serializers.Serializer):
                                             help_text="image zips: images are resized to this")
     image_width = serializers.IntegerField(min_value=1, max_value=512, default=32)
     color_mode = serializers.ChoiceField(choices=["grayscale", "rgb"], default="grayscale")
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("may not be blank")
-        return value
 
 
 class ServerDatasetSerializer(serializers.Serializer):
