@@ -25,7 +25,6 @@ import socket
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from search_engine.search.local_runner import EvaluationContext, load_evaluator
+from search_engine.search.local_runner import EvaluationContext, failure_reason, load_evaluator
 
 from . import handlers
 from .datasets import local_upload_path
@@ -147,10 +146,6 @@ class Heartbeat(threading.Thread):
             self.join(timeout=5)
 
 
-def _reason(exc: BaseException) -> str:
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
-
-
 #: Seconds between progress reports of one evaluation (epoch ends and stage changes are
 #: reported as they come, other events at most this often).
 PROGRESS_INTERVAL = 2.0
@@ -206,7 +201,7 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
             if stop.is_set():
                 return "stopped"
             log.warning("candidate %s failed", candidate_pk, exc_info=True)
-            handlers.record_failure(claim, _reason(exc))
+            handlers.record_failure(claim, failure_reason(exc))
             return "failed"
         beat.finish()  # the lease is still good for UNAS_LEASE_SECONDS: plenty to commit
         if stop.is_set():
@@ -237,7 +232,7 @@ def finalise(candidate_pk: int, worker: str | None = None) -> str:
             files = read_artifacts(paths or {})
         except Exception as exc:  # the candidate keeps its screening figures
             log.warning("final training of candidate %s failed", candidate_pk, exc_info=True)
-            handlers.record_final(search.pk, index, None, {}, _reason(exc))
+            handlers.record_final(search.pk, index, None, {}, failure_reason(exc))
             return "failed"
         return "finalised" if handlers.record_final(search.pk, index, metrics, files) \
             else "stale"

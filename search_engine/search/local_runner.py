@@ -70,6 +70,11 @@ def _init_worker(log_path: str | None) -> None:
     os.close(handle)
 
 
+def failure_reason(exc: BaseException) -> str:
+    """The one-line reason a failed evaluation is recorded with: ``"Type: message"``."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
 def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[str, Any],
                         sparsity: float, context: EvaluationContext
                         ) -> tuple[dict[str, Any], dict[str, str], float]:
@@ -78,8 +83,7 @@ def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[st
         metrics, artifacts = load_evaluator(evaluator)(
             architecture, sparsity, context, candidate_id=candidate_id)
     except Exception as exc:  # reported as the candidate's failure, not the search's
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        raise CandidateFailed(last) from None
+        raise CandidateFailed(failure_reason(exc)) from None
     return metrics, artifacts, time.monotonic() - started
 
 
