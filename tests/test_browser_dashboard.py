@@ -181,6 +181,25 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
             assert page.evaluate("document.getElementById('pareto-plot')._fullLayout"
                                  ".xaxis.type") == axis_type
 
+    # nothing covers a label: the limit's label is inside the plot, clear of the mode bar,
+    # and Plotly's zoom tips (which covered the hypervolume card) are off
+    page.evaluate("Plotly.relayout('pareto-plot', {'xaxis.autorange': true, "
+                  "'yaxis.autorange': true})")
+    expect(page.locator("#pareto-plot .annotation-text").first).to_contain_text("SRAM limit")
+    covered = page.evaluate("""() => {
+      const plot = document.getElementById('pareto-plot');
+      const box = (e) => e.getBoundingClientRect();
+      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+        && b.top < a.bottom;
+      const bar = box(plot.querySelector('.modebar'));
+      const legend = plot.querySelector('.legend');
+      return [...plot.querySelectorAll('.annotation')]
+        .filter((a) => hit(bar, box(a)) || (legend && hit(box(legend), box(a))))
+        .map((a) => a.textContent);
+    }""")
+    assert covered == []
+    assert page.evaluate("document.getElementById('pareto-plot')._context.showTips") is False
+
     # open the smallest-Flash candidate from the table
     first = shown[0]
     page.locator("#candidates tbody tr").first.get_by_role("link").click()
@@ -197,6 +216,19 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
     assert int(page.get_attribute("#timeline-default", "data-peak")) >= \
         candidate["peak_memory_bytes"]
     expect(page.locator("#ops tbody tr.peak")).to_have_count(1)
+    # the timelines' step labels (op names, turned) do not run into each other: turned labels
+    # are parallel, so they clear each other when their spacing across the slant is at least
+    # the font's height
+    for plot_id in ("timeline-optimal", "timeline-default"):
+        spacing, font, angle, shown = page.evaluate("""(id) => {
+          const xaxis = document.getElementById(id)._fullLayout.xaxis;
+          const shown = document.querySelectorAll(`#${id} .xtick text`).length;
+          return [xaxis._length / Math.max(1, shown), xaxis.tickfont.size, xaxis.tickangle,
+                  shown];
+        }""", plot_id)
+        assert shown >= 2, plot_id
+        clear = spacing * math.sin(math.radians(abs(angle))) if angle else spacing
+        assert clear >= font, (plot_id, spacing, font, angle)
     expect(page.locator("#diagram svg")).to_be_visible()
     expect(page.locator("#sram")).to_contain_text("Measured TFLM arena")
 

@@ -4,7 +4,8 @@ import { bytes, compact, pct } from "./format.js";
 import { isTrained } from "./candidates.js";
 
 const KIB = 1024;
-export const CONFIG = { responsive: true, displaylogo: false,
+// showTips off: Plotly's "double-click to zoom back out" notice covered the cards beside it.
+export const CONFIG = { responsive: true, displaylogo: false, showTips: false,
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2433" };
 const COLORS = { reference: "#0d6b5c", stopped: "#c2c8d4", feasible: "#2456c9", pareto: "#6b2fd6", infeasible: "#9aa3b5", limit: "#b3261e", target: "#1f7a4d" };
@@ -82,7 +83,9 @@ export function paretoFigure(search, candidates, axisName) {
   if (limit) {
     const x = limit / axis.scale;
     shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1, line: { color: COLORS.limit, dash: "dash", width: 1.5 } });
-    annotations.push({ x: axis.type === "log" ? Math.log10(x) : x, xref: "x", y: 1, yref: "paper", yanchor: "bottom", showarrow: false,
+    // inside the plot, right of the line: the mode bar lives in the top margin above it
+    annotations.push({ x: axis.type === "log" ? Math.log10(x) : x, xref: "x", y: 1, yref: "paper", yanchor: "top",
+      xanchor: "left", xshift: 4, showarrow: false, bgcolor: "rgba(255,255,255,0.8)",
       text: `${axis.name} limit ${axis.scale === KIB ? bytes(limit) : compact(limit)}`, font: { color: COLORS.limit, size: 11 } });
   }
   if (search.bound_error) {
@@ -93,7 +96,7 @@ export function paretoFigure(search, candidates, axisName) {
   }
   const layout = {
     uirevision: `pareto-${axisName}`, // keeps the user's zoom across updates
-    font: FONT, margin: { l: 56, r: 16, t: 28, b: 48 }, hovermode: "closest",
+    font: FONT, margin: { l: 56, r: 16, t: 40, b: 48 }, hovermode: "closest",
     xaxis: { title: { text: axis.title }, type: axis.type, zeroline: false, rangemode: axis.type === "log" ? undefined : "tozero" },
     yaxis: { title: { text: "Validation error (%)" }, zeroline: false, rangemode: "tozero" },
     legend: { orientation: "h", y: -0.2 }, shapes, annotations,
@@ -117,7 +120,7 @@ function pareto3d(search, trained) {
   const layout = {
     uirevision: "pareto-3d", font: FONT, margin: { l: 0, r: 0, t: 10, b: 0 },
     scene: { xaxis: { title: { text: "SRAM (KiB)" } }, yaxis: { title: { text: "Flash (KiB)" } }, zaxis: { title: { text: "Error (%)" } },
-      camera: { eye: { x: 1.7, y: 1.7, z: 0.8 } }, aspectmode: "cube" },
+      camera: { eye: { x: 1.35, y: 1.35, z: 0.7 } }, aspectmode: "cube", domain: { x: [0, 1], y: [0.05, 1] } },
     legend: { orientation: "h", y: -0.05 }, paper_bgcolor: "#fff",
   };
   return { data, layout };
@@ -155,7 +158,8 @@ export function timelineFigure(profile, { title = "", inputName = "input", yMax 
     barmode: "stack", bargap: 0.15, font: FONT, margin: { l: 60, r: 12, t: title ? 30 : 16, b: 90 },
     title: title ? { text: title, font: { size: 13 } } : undefined,
     showlegend: false, uirevision: title || "timeline",
-    xaxis: { tickangle: -40, automargin: true, title: { text: "Execution step (op that runs)" } },
+    // one label per step, turned steeply and small: long op names no longer run into each other
+    xaxis: { tickangle: -60, tickfont: { size: 10 }, automargin: true, title: { text: "Execution step (op that runs)" } },
     yaxis: { title: { text: "Live tensors (bytes)" }, range: yMax ? [0, yMax * 1.15] : undefined, rangemode: "tozero" },
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: profile.peak_bytes, y1: profile.peak_bytes,
       line: { color: COLORS.limit, dash: "dash", width: 1 } }],
