@@ -95,3 +95,11 @@ def test_an_added_upward_import_is_caught():
                                             ("search_engine/space/example.py", "nasweb")}
     assert upward_imports(ROOT / "search_engine" / "search" / "x.py",
                           "from ..train import trainer\n") == set()
+
+
+def test_dispatch_is_a_leaf_of_the_web_app():
+    """Tasks are published by name: ``dispatch`` imports none of the app's modules (it used to
+    import ``tasks``, which imports ``handlers``, which imports ``dispatch``)."""
+    path = ROOT / "nasweb" / "searches" / "dispatch.py"
+    names = imported_modules(path.read_text(), "nasweb.searches.dispatch")
+    assert not [n for n in names if n.startswith("nasweb.searches")], names

@@ -32,29 +32,31 @@ class Dispatcher(Protocol):
     def finalise(self, candidate_pk: int, task_id: str) -> None: ...
 
 
-def _queue() -> str:
+#: Task names (``tasks.py`` registers them): publishing by name keeps this module a leaf, free
+#: of an import of the task bodies (which import the handlers, which import this module).
+EVALUATE_TASK = "nasweb.searches.tasks.evaluate_candidate"
+START_TASK = "nasweb.searches.tasks.start_search"
+FINALISE_TASK = "nasweb.searches.tasks.finalise_candidate"
+
+
+def _send(name: str, argument: int, task_id: str) -> None:
     from nasweb.celery import app
 
-    return app.conf.task_default_queue  # read at publish time (tests switch queues)
+    # the queue is read at publish time (tests switch queues)
+    app.send_task(name, args=[argument], task_id=task_id, queue=app.conf.task_default_queue)
 
 
 class CeleryDispatcher:
     """Publishes to the Celery broker, on the configured queue (``UNAS_CELERY_QUEUE``)."""
 
     def evaluate(self, candidate_pk: int, task_id: str) -> None:
-        from .tasks import evaluate_candidate
-
-        evaluate_candidate.apply_async(args=[candidate_pk], task_id=task_id, queue=_queue())
+        _send(EVALUATE_TASK, candidate_pk, task_id)
 
     def start(self, search_id: int, task_id: str) -> None:
-        from .tasks import start_search
-
-        start_search.apply_async(args=[search_id], task_id=task_id, queue=_queue())
+        _send(START_TASK, search_id, task_id)
 
     def finalise(self, candidate_pk: int, task_id: str) -> None:
-        from .tasks import finalise_candidate
-
-        finalise_candidate.apply_async(args=[candidate_pk], task_id=task_id, queue=_queue())
+        _send(FINALISE_TASK, candidate_pk, task_id)
 
     def revoke(self, task_ids: list[str]) -> None:
         from nasweb.celery import app

@@ -18,12 +18,13 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from . import handlers
+from .dispatch import EVALUATE_TASK, FINALISE_TASK, START_TASK
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
-             name="nasweb.searches.tasks.evaluate_candidate")
+             name=EVALUATE_TASK)
 def evaluate_candidate(self: Any, candidate_pk: int) -> str:
     from .worker import evaluate, worker_name
 
@@ -32,7 +33,7 @@ def evaluate_candidate(self: Any, candidate_pk: int) -> str:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
-             name="nasweb.searches.tasks.finalise_candidate")
+             name=FINALISE_TASK)
 def finalise_candidate(self: Any, candidate_pk: int) -> str:
     from .worker import finalise, worker_name
 
@@ -40,7 +41,7 @@ def finalise_candidate(self: Any, candidate_pk: int) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True,
-             name="nasweb.searches.tasks.start_search")
+             name=START_TASK)
 def start_search(search_id: int) -> bool:
     return handlers.start_search(search_id)
 
