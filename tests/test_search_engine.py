@@ -396,3 +396,21 @@ def test_searches_saved_before_references_resume_without_them():
     data = SearchConfig(limits=limits, bounds=limits.default_soft_bounds()).to_json()
     del data["references"]
     assert SearchConfig.from_json(data).references is False
+
+
+def test_cancel_and_requeue_are_engine_events():
+    """The web app ends searches and reaps lost workers through these, not by writing
+    records' states itself."""
+    search = Search.create(config(rounds=5), LineSpace(), MemoryStore())
+    a, b, c = search.propose(), search.propose(), search.propose()
+    search.start(a.id)
+    search.start(b.id)
+    assert search.requeue(b.id).state == "queued"
+    with pytest.raises(SearchError, match="not running"):
+        search.requeue(b.id)
+    search.complete(a.id, metrics_for(a.architecture))
+    for candidate in (a, b, c):
+        search.cancel(candidate.id)
+    assert [x.state for x in search.state.candidates] == ["done", "cancelled", "cancelled"]
+    assert "finished_at" in search.state.candidates[1].timings
+    assert search.evaluated == 1 and not search.in_flight()

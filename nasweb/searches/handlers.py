@@ -240,8 +240,7 @@ def _end(session: SearchSession, state: str, now: datetime, message: str = "") -
                    .values_list("task_id", flat=True))
     engine = session.engine
     for record in engine.in_flight():
-        record.state = CandidateState.CANCELLED
-        record.timings["finished_at"] = time.time()
+        engine.cancel(record.id)
         session.candidate_event("candidate.cancelled", record.id)
     Candidate.objects.filter(search=search, state__in=(CandidateState.RUNNING,
                                                        CandidateState.QUEUED)
@@ -321,7 +320,7 @@ def _reap_stale(session: SearchSession, now: datetime) -> int:
                                "(killed, out of memory, or its machine went away)")
             session.candidate_event("candidate.failed", index)
             continue
-        record.state = CandidateState.QUEUED
+        engine.requeue(index)
         session.candidate_event("candidate.requeued", index)
         if running:
             _publish(pk, now)

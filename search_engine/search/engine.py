@@ -34,6 +34,7 @@ from .objectives import (
 )
 from .pareto import hypervolume, pareto_front
 from .state import (
+    CANCELLED,
     DONE,
     FAILED,
     IN_FLIGHT,
@@ -162,14 +163,29 @@ class Search:
 
     def requeue_in_flight(self) -> list[int]:
         """Candidates a dead driver left running go back to the queue."""
-        ids = []
-        for candidate in self.state.candidates:
-            if candidate.state == RUNNING:
-                candidate.state = QUEUED
-                ids.append(candidate.id)
-        if ids:
-            self._save()
+        ids = [c.id for c in self.state.candidates if c.state == RUNNING]
+        for candidate_id in ids:
+            self.requeue(candidate_id)
         return ids
+
+    def requeue(self, candidate_id: int) -> CandidateRecord:
+        """A running candidate whose evaluator was lost goes back to the queue."""
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state != RUNNING:
+            raise SearchError(f"candidate {candidate_id} is {candidate.state}, not running")
+        candidate.state = QUEUED
+        self._save()
+        return candidate
+
+    def cancel(self, candidate_id: int) -> CandidateRecord:
+        """An in-flight candidate will not be evaluated (its search ended); others are left
+        as they are."""
+        candidate = self.state.by_id(candidate_id)
+        if candidate.state in IN_FLIGHT:
+            candidate.state = CANCELLED
+            candidate.timings["finished_at"] = time.time()
+            self._save()
+        return candidate
 
     # -- queries ----------------------------------------------------------------------------
 

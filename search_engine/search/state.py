@@ -15,7 +15,8 @@ from .objectives import HardLimits, SoftBounds
 STRATEGIES = ("evolution", "random")
 
 #: Candidate states. ``queued`` and ``running`` are "in flight": on resume they are queued again.
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: ``cancelled``: in flight when its search ended (the web app's cancel), never evaluated.
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 IN_FLIGHT = (QUEUED, RUNNING)
 #: ``morphism`` of a reference network: ``"reference:lenet-8"``.
 REFERENCE_PREFIX = "reference:"
