@@ -49,6 +49,8 @@ def fake_evaluator_with_header(architecture: dict, sparsity: float, context: Any
     from tests.fake_evaluator import evaluate
 
     metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
+    if "tflite" not in files:  # stopped early at a rung: nothing exported
+        return metrics, files
     out = Path(files["tflite"]).parent
     data = sine_model()
     (out / "model.tflite").write_bytes(data)

@@ -396,7 +396,7 @@ def test_upload_a_data_set_from_the_form_and_search_on_it(page, tmp_path):
     sign_up(page)
     project = new_project(page)
     page.goto(f"/projects/{project}/new-search/")
-    page.get_by_text("Upload a data set…").click()
+    page.get_by_text("Upload a data set…", exact=True).click()
     page.get_by_role("button", name="Upload and use").click()
     expect(page.locator("#upload_file-error")).to_have_text("Choose a .npz or .zip file.")
     page.locator("#upload_file").set_input_files(str(bad))
