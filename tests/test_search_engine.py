@@ -414,24 +414,3 @@ def test_cancel_and_requeue_are_engine_events():
     assert [x.state for x in search.state.candidates] == ["done", "cancelled", "cancelled"]
     assert "finished_at" in search.state.candidates[1].timings
     assert search.evaluated == 1 and not search.in_flight()
-
-
-def test_with_references_evolution_starts_once_there_is_a_sample():
-    """Seeded with references, the search mutates them as soon as `sample` members are
-    evaluated, instead of first drawing the rest of a random initial population."""
-    from search_engine.search.setup import JsonSpace
-
-    space = JsonSpace((8, 8, 1), 10)
-    limits = HardLimits(1_000_000, 1_000_000)
-    make = lambda refs: Search.create(  # noqa: E731
-        SearchConfig(limits=limits, bounds=limits.default_soft_bounds(), rounds=12,
-                     population=10, sample=3, references=refs), space, MemoryStore())
-    fake = {"val_accuracy": 0.9, "peak_memory_bytes": 100, "model_size_bytes": 100,
-            "tflm_arena_bytes": 100, "tflite_bytes": 100, "macs": 10}
-    for refs, expected in ((True, "mutation"), (False, "random")):
-        search = make(refs)
-        first = [search.propose() for _ in range(4)]  # the 4 references, or 4 draws
-        for c in first:
-            search.start(c.id)
-            search.complete(c.id, fake)
-        assert search.propose().origin == expected  # the 5th of 12, population 10

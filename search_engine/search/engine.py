@@ -354,12 +354,9 @@ class Search:
         if number < len(references):  # the first proposals: the reference family
             name, architecture = references[number]  # a copy: the space keeps its own
             return copy.deepcopy(architecture), lo, None, f"{REFERENCE_PREFIX}{name}"
-        # Evolution starts once the initial population is drawn; seeded with references, as
-        # soon as there are enough evaluated members to sample from: mutating good networks
-        # pays more per hour than drawing the rest of a random population first.
-        ready = (len(self.state.population) >= config.sample if references
-                 else len(self.state.candidates) >= config.population)
-        evolve = config.strategy == "evolution" and ready and self.state.population
+        evolve = (config.strategy == "evolution"
+                  and len(self.state.candidates) >= config.population
+                  and self.state.population)
         if not evolve:
             return self.space.sample(rng), rng.uniform(lo, hi), None, None
         members = [self.state.by_id(i) for i in self.state.population]
