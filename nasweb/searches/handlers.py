@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import shutil
 import time
@@ -391,7 +392,7 @@ def report_progress(claim: Claim, event: Mapping[str, Any]) -> bool:
     for key in PROGRESS_KEYS:
         value = event.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) \
-                and value == value and abs(value) != float("inf"):
+                and math.isfinite(value):
             data[key] = value
     if event.get("stopped") is True:
         data["stopped"] = True
@@ -414,6 +415,17 @@ def _holds(session: SearchSession | None, claim: Claim) -> bool:
     return session is not None and still_held(claim)
 
 
+def _store_artifacts(candidate_pk: int, artifacts: Mapping[str, bytes]) -> None:
+    """A candidate's files (known kinds only), replacing what it had of each kind."""
+    for kind, content in artifacts.items():
+        if kind not in ArtifactKind.values:
+            continue
+        Artifact.objects.update_or_create(
+            candidate_id=candidate_pk, kind=kind,
+            defaults={"content": content, "size": len(content),
+                      "sha256": hashlib.sha256(content).hexdigest()})
+
+
 def record_result(claim: Claim, metrics: Mapping[str, Any], artifacts: Mapping[str, bytes],
                   now: datetime | None = None) -> bool:
     """Store an evaluation and its files; ``False`` (nothing stored) if the lease is gone."""
@@ -423,13 +435,7 @@ def record_result(claim: Claim, metrics: Mapping[str, Any], artifacts: Mapping[s
             return False
         engine = session.engine
         engine.complete(claim.index, metrics, {})
-        for kind, content in artifacts.items():
-            if kind not in ArtifactKind.values:
-                continue
-            Artifact.objects.update_or_create(
-                candidate_id=claim.candidate_pk, kind=kind,
-                defaults={"content": content, "size": len(content),
-                          "sha256": hashlib.sha256(content).hexdigest()})
+        _store_artifacts(claim.candidate_pk, artifacts)
         Candidate.objects.filter(pk=claim.candidate_pk).update(lease="", heartbeat=None)
         session.candidate_event("candidate.finished", claim.index)
         fill(session, now)
@@ -473,9 +479,9 @@ def request_finalise(search: Search, indices: list[int] | None = None,
         targets = [c for c in targets if FINALISE_REQUESTED not in c.timings]
         for record in targets:
             record.timings[FINALISE_REQUESTED] = now.timestamp()
-            engine.store.save(engine.state)
             dispatch.finalise_on_commit(session.candidate_pk(record.id), dispatch.new_task_id())
             session.candidate_event("candidate.finalising", record.id)
+        engine.store.save(engine.state)
         return [c.id for c in targets]
 
 
@@ -509,13 +515,7 @@ def record_final(search_id: int, index: int, metrics: Mapping[str, Any] | None,
             session.candidate_event("candidate.finalise_failed", index)
             return True
         engine.finalise(index, metrics, {})
-        for kind, content in artifacts.items():
-            if kind not in ArtifactKind.values:
-                continue
-            Artifact.objects.update_or_create(
-                candidate_id=pk, kind=kind,
-                defaults={"content": content, "size": len(content),
-                          "sha256": hashlib.sha256(content).hexdigest()})
+        _store_artifacts(pk, artifacts)
         session.candidate_event("candidate.finalised", index)
         return True
 

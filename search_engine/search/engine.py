@@ -163,10 +163,12 @@ class Search:
 
     def requeue_in_flight(self) -> list[int]:
         """Candidates a dead driver left running go back to the queue."""
-        ids = [c.id for c in self.state.candidates if c.state == RUNNING]
-        for candidate_id in ids:
-            self.requeue(candidate_id)
-        return ids
+        running = [c for c in self.state.candidates if c.state == RUNNING]
+        for candidate in running:
+            candidate.state = QUEUED
+        if running:
+            self._save()  # once for all of them
+        return [c.id for c in running]
 
     def requeue(self, candidate_id: int) -> CandidateRecord:
         """A running candidate whose evaluator was lost goes back to the queue."""
@@ -249,7 +251,7 @@ class Search:
             rng = random.Random(f"{config.seed}:{number}")
             architecture, sparsity, parent, morphism = self._draw(rng, number)
             check = self.precheck(architecture, sparsity, self.state)
-            if not check.fits and parent is None and morphism is not None:
+            if not check.fits and (morphism or "").startswith(REFERENCE_PREFIX):
                 # a reference too big at the low end of the sparsity range: pruned harder, it
                 # may fit (a wide network pruned often beats a narrow one trained as it is)
                 for harder in reference_sparsities(config.sparsity_range)[1:]:
@@ -294,9 +296,7 @@ class Search:
         candidate.state = DONE
         candidate.metrics = dict(metrics)
         candidate.objectives = objective_values(metrics)
-        candidate.feasible = (
-            "tflm_arena_bytes" in metrics and "tflite_bytes" in metrics
-            and self.config.limits.admits(candidate.objectives))
+        candidate.feasible = self._feasible(metrics, candidate.objectives)
         candidate.artifacts = dict(artifacts or {})
         candidate.timings["finished_at"] = time.time()
         population = self.state.population
@@ -318,9 +318,7 @@ class Search:
                               "candidates can be finalised")
         candidate.metrics = finalised_metrics(candidate.metrics, metrics)
         candidate.objectives = objective_values(candidate.metrics)
-        candidate.feasible = (
-            "tflm_arena_bytes" in metrics and "tflite_bytes" in metrics
-            and self.config.limits.admits(candidate.objectives))
+        candidate.feasible = self._feasible(metrics, candidate.objectives)
         candidate.artifacts = dict(artifacts or {})
         candidate.timings["finalised_at"] = time.time()
         self._update_front()
@@ -366,6 +364,11 @@ class Search:
         child, morphism = self.space.mutate(parent.architecture, rng)
         sparsity = min(hi, max(lo, parent.sparsity + rng.gauss(0.0, config.sparsity_sigma)))
         return child, sparsity, parent.id, morphism
+
+    def _feasible(self, metrics: Mapping[str, Any], objectives: Mapping[str, float]) -> bool:
+        """Measured (exported and run in TFLM) and within the hard limits."""
+        return ("tflm_arena_bytes" in metrics and "tflite_bytes" in metrics
+                and self.config.limits.admits(objectives))
 
     def _update_front(self) -> None:
         # the front is made of fully trained candidates: early-stopped ones stay off it
