@@ -129,10 +129,15 @@ def make_train_data(
         perms = np.concatenate(
             [np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)]
         )
+        # Eager tensors, not NumPy arrays, in the map function: a captured NumPy array becomes
+        # a constant inside the function's graph, which tf.data then copies and optimises
+        # (15-20 s before the first MNIST batch, for every candidate); an eager tensor is
+        # captured by reference (0.3 s).
+        x_all, y_all = tf.constant(x), tf.constant(y)
         data = (
             tf.data.Dataset.from_tensor_slices(perms.reshape(-1, n))
             .flat_map(lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch))
-            .map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
+            .map(lambda idx: (tf.gather(x_all, idx), tf.gather(y_all, idx)))
         )
         return data.prefetch(tf.data.AUTOTUNE), steps
     batch_fn = make_train_batch_fn(dataset, config, seed)
