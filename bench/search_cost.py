@@ -125,7 +125,7 @@ def summarise(search: Search, started: float, budget: float, wall: float) -> dic
             if best is None or c.objectives["error"] < best:
                 best, best_record = c.objectives["error"], c
                 curve.append((round(at, 1), best))
-    epochs = sum(int(c.metrics.get("epochs_trained") or c.metrics.get("epochs") or 0)
+    epochs = sum(float(c.metrics.get("epochs_trained") or c.metrics.get("epochs") or 0)
                  for c in done)
     within = [c for c in done if c.timings["finished_at"] - started <= budget]
     trained = [c for c in within if c.feasible and not stopped_early(c.metrics)]

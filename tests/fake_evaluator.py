@@ -39,15 +39,15 @@ def evaluate(architecture, sparsity, context, *, candidate_id):
                          "samples_per_second": 1000.0 * epoch, "loss": float("nan")})
     plan = context.options.get("fidelity")
     if plan is not None:
-        from search_engine.train.trainer import rung_epochs
+        from search_engine.train.trainer import rung_steps
 
         rungs = {}
-        for epoch in rung_epochs(plan["fractions"], FAKE_EPOCHS):
-            rungs[str(epoch)] = curve(accuracy, epoch)
-            threshold = plan["thresholds"].get(str(epoch))
-            if threshold is not None and rungs[str(epoch)] < threshold:
+        for epoch, key in rung_steps(plan["fractions"], FAKE_EPOCHS, 1):  # one step an epoch
+            rungs[key] = curve(accuracy, epoch)
+            threshold = plan["thresholds"].get(key)
+            if threshold is not None and rungs[key] < threshold:
                 _log(candidate_id)
-                return dict(figures, val_accuracy=rungs[str(epoch)], rung_accuracy=rungs,
+                return dict(figures, val_accuracy=rungs[key], rung_accuracy=rungs,
                             stopped_early=True, epochs=FAKE_EPOCHS,
                             epochs_trained=epoch), {}
         figures = dict(figures, rung_accuracy=rungs, stopped_early=False, epochs=FAKE_EPOCHS,

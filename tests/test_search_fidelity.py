@@ -14,7 +14,7 @@ from search_engine.search import (
     SearchConfig,
 )
 from search_engine.search.fidelity import rung_threshold, stopping_plan
-from search_engine.train.trainer import rung_epochs
+from search_engine.train.trainer import rung_steps
 
 EPOCHS = 9
 
@@ -47,11 +47,11 @@ def evaluate(candidate, plan):
                "macs": 50 * arch["x"]}
     rungs = {}
     if plan is not None:
-        for epoch in rung_epochs(plan["fractions"], EPOCHS):
-            rungs[str(epoch)] = curve(arch["q"], epoch)
-            threshold = plan["thresholds"].get(str(epoch))
-            if threshold is not None and rungs[str(epoch)] < threshold:
-                return dict(figures, val_accuracy=rungs[str(epoch)], rung_accuracy=rungs,
+        for epoch, key in rung_steps(plan["fractions"], EPOCHS, 1):  # one step an epoch
+            rungs[key] = curve(arch["q"], epoch)
+            threshold = plan["thresholds"].get(key)
+            if threshold is not None and rungs[key] < threshold:
+                return dict(figures, val_accuracy=rungs[key], rung_accuracy=rungs,
                             stopped_early=True, epochs_trained=epoch), epoch
     return dict(figures, val_accuracy=arch["q"], rung_accuracy=rungs, stopped_early=False,
                 epochs_trained=EPOCHS, tflm_arena_bytes=100 * arch["x"],
@@ -79,12 +79,14 @@ def run(search):
 # -- the rule ---------------------------------------------------------------------------------
 
 
-def test_rung_epochs_follow_the_profile():
-    assert rung_epochs((1 / 9, 1 / 3), 9) == [1, 3]
-    assert rung_epochs((1 / 9, 1 / 3), 8) == [1, 3]
-    assert rung_epochs((1 / 9, 1 / 3), 30) == [3, 10]
-    assert rung_epochs((1 / 9, 1 / 3), 3) == [1]  # both round to epoch 1: one rung
-    assert rung_epochs((1 / 9, 1 / 3), 1) == []  # one epoch: nothing to stop early
+def test_rung_steps_follow_the_profile():
+    assert rung_steps((1 / 9, 1 / 3), 9, 10) == [(10, "1"), (30, "3")]
+    assert rung_steps((1 / 9, 1 / 3), 30, 2) == [(7, "3.5"), (20, "10")]
+    # MNIST's quick profile: 3 epochs of 844 steps; the first rung is a third of epoch 1
+    assert rung_steps((1 / 9, 1 / 3), 3, 844) == [(281, "0.33"), (844, "1")]
+    assert rung_steps((1 / 9, 1 / 3), 1, 2) == [(1, "0.5")]  # two steps: one rung, at step 1
+    assert rung_steps((1 / 9, 1 / 3), 1, 1) == []  # one step: nothing to stop early
+    assert rung_steps((0.5, 0.5), 2, 10) == [(10, "1")]  # duplicates merge
 
 
 def test_threshold_is_the_top_third():

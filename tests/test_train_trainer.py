@@ -165,7 +165,7 @@ def test_rungs_measure_validation_accuracy_and_stop_below_the_threshold(digits, 
 
     stopped = train_candidate(ARCH, 0.0, digits, profile, seed=1, epochs=3,
                               stopping={"fractions": [1 / 3], "thresholds": {"1": 1.01}})
-    assert stopped.stopped_at == 1 and stopped.epochs == 1 and len(stopped.history) == 1
+    assert stopped.stopped_at == "1" and stopped.epochs == 1 and len(stopped.history) == 1
     assert stopped.rung_accuracy == free.rung_accuracy  # same seed, same first epoch
     _, x_val, _ = preprocess(digits, profile)
     assert stopped.val_accuracy == pytest.approx(accuracy(stopped.model, x_val, digits.y_val))
@@ -174,6 +174,30 @@ def test_rungs_measure_validation_accuracy_and_stop_below_the_threshold(digits, 
                               stopping={"fractions": [1 / 3], "thresholds": {"1": 1.01}})
     assert report["stopped_early"] is True and report["epochs_trained"] == 1
     assert report["epochs"] == 3 and report["val_accuracy"] == report["rung_accuracy"]["1"]
+    assert report["stopped_at_epoch"] == 1.0
     assert report["macs"] > 0 and report["peak_memory_bytes"] > 0
     assert report["model_size_bytes"] > 0 and "tflm_arena_bytes" not in report
     assert (tmp_path / "report.json").exists() and not (tmp_path / "model.tflite").exists()
+
+
+def test_a_rung_inside_an_epoch_stops_training_there(digits):
+    """A rung that falls mid-epoch (a sixth of 3 epochs: half of the first) is measured after
+    that many steps, and a threshold above it stops training before the epoch ends."""
+    from search_engine.train.trainer import rung_steps, steps_per_epoch
+
+    profile = fast_profile()
+    steps = steps_per_epoch(len(digits.y_train), profile.batch_size)
+    [(step, key)] = rung_steps([1 / 6], 3, steps)
+    assert 0 < step < steps and 0 < float(key) < 1
+    events = []
+    stopped = train_candidate(ARCH, 0.0, digits, profile, seed=1, epochs=3,
+                              progress=events.append,
+                              stopping={"fractions": [1 / 6], "thresholds": {key: 1.01}})
+    assert stopped.stopped_at == key and stopped.epochs == float(key)
+    assert len(stopped.history) == 1 and list(stopped.rung_accuracy) == [key]
+    [rung] = [e for e in events if e["stage"] == "rung"]
+    assert rung["stopped"] is True and rung["epoch"] == float(key)
+    # the cut-short epoch's rate counts the samples it saw, not the whole split
+    seen = step * profile.batch_size
+    assert stopped.history[0]["samples_per_second"] == pytest.approx(
+        seen / stopped.history[0]["seconds"])

@@ -1,7 +1,9 @@
 """Multi-fidelity evaluation: asynchronous successive halving (ASHA) inside aging evolution.
 
-A child is trained with the search's profile, but at a few *rung* epochs (fractions of the
-profile's epochs, 1/9 and 1/3 by default) its validation accuracy is measured. It stops there
+A child is trained with the search's profile, but at a few *rungs* (fractions of the profile's
+training steps, 1/9 and 1/3 by default; a rung may fall inside an epoch, as on MNIST's 3-epoch
+quick profile, whose first rung is a third of the first epoch) its validation accuracy is
+measured. It stops there
 when both hold:
 
 * its rung accuracy is below the top ``1/eta`` of the rung accuracies recorded so far at that
@@ -20,8 +22,8 @@ candidates only; it joins the population like any child, so evolution learns fro
 This module is pure bookkeeping (no TensorFlow): the engine computes a child's plan with
 :func:`stopping_plan` when it starts, the driver hands the plan to the evaluator
 (``EvaluationContext.options["fidelity"]``), and the trainer applies it
-(``train.trainer.train_candidate(stopping=...)``, whose ``rung_epochs`` turns the fractions
-into epochs of the profile).
+(``train.trainer.train_candidate(stopping=...)``, whose ``rung_steps`` turns the fractions
+into training steps and keys them by epochs, ``"0.33"``, ``"1"``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: Metrics a fidelity-aware evaluator reports.
-RUNG_METRIC = "rung_accuracy"  # {"<epoch>": validation accuracy at that rung}
+RUNG_METRIC = "rung_accuracy"  # {"<epochs>": validation accuracy at that rung}
 STOPPED_METRIC = "stopped_early"  # True when a rung stopped the child
 EPOCHS_METRIC = "epochs_trained"
 #: Predicted resources that decide which records a child is compared with.
@@ -62,7 +64,7 @@ def stopping_plan(precheck: Mapping[str, Any],
                   eta: int, fractions: Sequence[float]) -> dict[str, Any]:
     """The plan for a child with pre-check estimates ``precheck``, given the ``(precheck,
     metrics)`` of the candidates evaluated so far: ``{"fractions": [...], "eta": eta,
-    "thresholds": {"<epoch>": accuracy}}`` (rungs without a threshold are left out)."""
+    "thresholds": {"<epochs>": accuracy}}`` (rungs without a threshold are left out)."""
     plan: dict[str, Any] = {"fractions": [float(f) for f in fractions], "eta": int(eta),
                             "thresholds": {}}
     mine = _cost(precheck)
@@ -76,7 +78,7 @@ def stopping_plan(precheck: Mapping[str, Any],
         for epoch, acc in (metrics.get(RUNG_METRIC) or {}).items():
             if isinstance(acc, int | float):
                 by_rung.setdefault(str(epoch), []).append(float(acc))
-    for epoch, accs in sorted(by_rung.items(), key=lambda kv: int(kv[0])):
+    for epoch, accs in sorted(by_rung.items(), key=lambda kv: float(kv[0])):
         threshold = rung_threshold(accs, eta)
         if threshold is not None:
             plan["thresholds"][epoch] = threshold

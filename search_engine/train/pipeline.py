@@ -296,7 +296,7 @@ def stopped_report(arch: Architecture, sparsity: float, dataset: Any, profile: A
         "epochs": trained.planned_epochs,
         "epochs_trained": trained.epochs,
         "stopped_early": True,
-        "stopped_at_epoch": trained.stopped_at,
+        "stopped_at_epoch": float(trained.stopped_at),
         "rung_accuracy": dict(trained.rung_accuracy),
         "sparsity": sparsity,
         "architecture": architecture_to_json(arch),

@@ -58,11 +58,12 @@ class TrainResult:
     test_accuracy: float
     train_seconds: float
     samples_per_second: float
-    epochs: int
-    #: validation accuracy at each rung epoch reached (``{"1": 0.81, "3": 0.93}``)
+    #: epochs run: the profile's, or where a rung stopped training (may be a fraction, 0.33)
+    epochs: float
+    #: validation accuracy at each rung reached, keyed by epochs (``{"0.33": 0.81, "1": 0.93}``)
     rung_accuracy: dict[str, float] = field(default_factory=dict)
-    #: the rung epoch that stopped training (``search.fidelity``), or ``None``
-    stopped_at: int | None = None
+    #: the rung that stopped training (its key, epochs as in ``rung_accuracy``), or ``None``
+    stopped_at: str | None = None
     #: the epochs training was asked for (``epochs`` is what ran)
     planned_epochs: int = 0
 
@@ -196,45 +197,58 @@ def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> 
     return cb
 
 
-def rung_epochs(fractions: Any, epochs: int) -> list[int]:
-    """Rung epochs for ``epochs`` epochs of training: ``round(f * epochs)`` for each fraction,
-    at least 1 and below ``epochs`` (the last epoch is full training, not a rung), ascending,
-    without duplicates."""
-    rungs = {max(1, round(float(f) * epochs)) for f in fractions}
-    return sorted(e for e in rungs if e < epochs)
+def rung_steps(fractions: Any, epochs: int, steps: int) -> list[tuple[int, str]]:
+    """The rungs of ``epochs`` epochs of ``steps`` steps each: ``(step, key)`` for each
+    fraction ``f``, at training step ``max(1, round(f * epochs * steps))`` (counted from 1 over
+    the whole run, so a rung may fall inside an epoch: MNIST's quick profile has 3 epochs, and
+    its first rung, 1/9, is a third of the first), before the last step (the end is full
+    training, not a rung), ascending, without duplicates. ``key`` is the rung's place in epochs
+    to two decimals (``"0.33"``, ``"1"``): what the records and the dashboard show."""
+    total = int(epochs) * int(steps)
+    points = {max(1, round(float(f) * total)) for f in fractions}
+    return [(p, epochs_key(p, steps)) for p in sorted(points) if p < total]
 
 
-def _rung_callback(stopping: dict, epochs: int, x_val: np.ndarray, y_val: np.ndarray,
-                   progress: Progress | None) -> Any:
-    """Measures validation accuracy at the rung epochs of ``stopping`` (``search.fidelity``
-    plan: ``fractions`` and ``thresholds``) and stops training below a rung's threshold."""
+def epochs_key(step: int, steps: int) -> str:
+    """``step`` training steps as epochs, two decimals, trailing zeros dropped."""
+    return f"{step / steps:.2f}".rstrip("0").rstrip(".")
+
+
+def _rung_callback(stopping: dict, epochs: int, steps: int, x_val: np.ndarray,
+                   y_val: np.ndarray, progress: Progress | None) -> Any:
+    """Measures validation accuracy at the rungs of ``stopping`` (``search.fidelity`` plan:
+    ``fractions`` and ``thresholds``; steps from :func:`rung_steps`) and stops training below
+    a rung's threshold, mid-epoch if the rung is there."""
     import keras
 
-    rungs = set(rung_epochs(stopping.get("fractions") or (), epochs))
+    rungs = dict(rung_steps(stopping.get("fractions") or (), epochs, steps))
     thresholds = {str(k): float(v) for k, v in (stopping.get("thresholds") or {}).items()}
 
     class Rungs(keras.callbacks.Callback):
         accuracy: dict[str, float]
-        stopped_at: int | None
+        stopped_at: str | None
+        step: int
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            done = epoch + 1
-            if done not in rungs or len(y_val) == 0:
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.step += 1
+            key = rungs.get(self.step)
+            if key is None or len(y_val) == 0:
                 return
             acc = accuracy(self.model, x_val, y_val)
-            self.accuracy[str(done)] = acc
-            threshold = thresholds.get(str(done))
+            self.accuracy[key] = acc
+            threshold = thresholds.get(key)
             stop = threshold is not None and acc < threshold
             if progress is not None:
-                progress({"stage": "rung", "epoch": done, "val_accuracy": acc,
+                progress({"stage": "rung", "epoch": float(key), "val_accuracy": acc,
                           "threshold": threshold, "stopped": stop})
             if stop:
-                self.stopped_at = done
+                self.stopped_at = key
                 self.model.stop_training = True
 
     cb = Rungs()
     cb.accuracy = {}
     cb.stopped_at = None
+    cb.step = 0
     return cb
 
 
@@ -312,7 +326,8 @@ def train_candidate(
     callbacks = [make_pruning_callback(pruner, schedule), progress_cb]
     rungs_cb = None
     if stopping is not None:
-        rungs_cb = _rung_callback(stopping, epochs, x_val, np.asarray(dataset.y_val), progress)
+        rungs_cb = _rung_callback(stopping, epochs, steps, x_val, np.asarray(dataset.y_val),
+                                  progress)
         callbacks.append(rungs_cb)
     validation = (x_val, dataset.y_val) if epoch_validation and len(dataset.y_val) else None
     start = time.perf_counter()
@@ -324,7 +339,16 @@ def train_candidate(
     if progress_cb.diverged:
         raise TrainingError("training diverged (non-finite loss)")
     masks = pruner.masks()
-    trained = len(progress_cb.history)  # epochs actually run (fewer when a rung stopped it)
+    # epochs actually run: fewer when a rung stopped it, and then possibly a fraction
+    trained: float = epochs
+    if rungs_cb is not None and rungs_cb.stopped_at is not None:
+        trained = float(rungs_cb.stopped_at)
+        last = progress_cb.history[-1] if progress_cb.history else None
+        partial = rungs_cb.step - (len(progress_cb.history) - 1) * steps
+        if last is not None and 0 < partial < steps and last["seconds"] > 0:
+            # the epoch a rung cut short: its rate over the samples it saw
+            seen = min(partial * int(profile.batch_size), len(dataset.y_train))
+            last["samples_per_second"] = seen / last["seconds"]
     return TrainResult(
         model=model,
         masks=masks,
