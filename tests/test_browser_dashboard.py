@@ -253,6 +253,41 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
     assert Path(info.value.path()).read_bytes()[4:8] == b"TFL3"
 
 
+def test_finalise_the_front_from_the_dashboard_and_download_the_finalised_best(page):
+    """'Best so far' offers the most accurate feasible model's header; after 'Finalise the
+    front' it offers the most accurate *finalised* one, marked as such, and the file is that
+    candidate's header with its final measured arena."""
+    sign_up(page)
+    search_id = new_search(page, new_project(page), rounds=8)
+    page.goto(f"/searches/{search_id}/")
+    wait_finished(page)
+
+    def best():
+        rows = api(page, "GET", f"/api/searches/{search_id}/candidates/?page_size=100")["results"]
+        pool = [r for r in rows if r["state"] == "done" and r["feasible"]
+                and r["error"] is not None]
+        final = [r for r in pool if (r["metrics"] or {}).get("finalised")]
+        return min(final or pool, key=lambda r: (r["error"], r["index"])), bool(final)
+
+    screening, _ = best()
+    link = page.locator("#best-header")
+    expect(link).to_have_text(f"Download #{screening['index']} as a C header")
+    page.get_by_role("button", name="Finalise the front").click()
+    expect(page.locator("#toast")).to_contain_text("Final training queued")
+    expect(link).to_contain_text("(finalised)", timeout=60_000)
+    page.wait_for_function("document.getElementById('dashboard').dataset.state === 'finished'")
+    final, finalised = best()
+    assert finalised
+    expect(page.locator("#best .stat .k").first).to_have_text("Most accurate finalised")
+    expect(link).to_have_text(f"Download #{final['index']} as a C header (finalised)")
+    with page.expect_download() as info:
+        link.click()
+    header = Path(info.value.path()).read_text()
+    candidate = api(page, "GET", f"/api/searches/{search_id}/candidates/{final['index']}/")
+    assert candidate["metrics"]["finalised"] is True
+    assert f"constexpr int model_arena_size = {candidate['tflm_arena_bytes']};" in header
+
+
 def test_invalid_inputs_show_messages_next_to_the_fields_and_create_nothing(page):
     sign_up(page)
     project = new_project(page)

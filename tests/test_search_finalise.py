@@ -101,6 +101,18 @@ def cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
+def test_top_picks_the_most_accurate_of_the_front():
+    search = searched()
+    assert [c.id for c in choose_targets(search, None, top=2)] == [1, 2]  # 0.90, 0.95
+    assert [c.id for c in choose_targets(search, None, top=1)] == [2]
+    assert [c.id for c in choose_targets(search, None, top=9)] == [0, 1, 2]
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="top must be"):
+            choose_targets(search, None, top=bad)
+    with pytest.raises(ValueError, match="not both"):
+        choose_targets(search, [0], top=1)
+
+
 def test_cli_finalises_the_front(tmp_path):
     out = tmp_path / "run"
     result = cli("search", "--dataset", "digits", "--sram", "24KB", "--flash", "40KB",
@@ -117,6 +129,14 @@ def test_cli_finalises_the_front(tmp_path):
     assert cli("finalise", "--out", str(tmp_path / "nothing")).returncode == 2
     assert "unknown training profile" in cli("finalise", "--out", str(out), "--profile",
                                              "slow").stderr
+
+    bad = cli("finalise", "--out", str(out), "--top", "0", "--evaluator", FAKE)
+    assert bad.returncode == 2 and "--top" in bad.stderr
+    best = min(front, key=lambda i: (before[i]["objectives"]["error"], i))
+    result = cli("finalise", "--out", str(out), "--top", "1", "--evaluator", FAKE)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["finalised"] == [best]
+    front = [i for i in front if i != best]
 
     result = cli("finalise", "--out", str(out), "--workers", "2", "--evaluator", FAKE)
     assert result.returncode == 0, result.stderr

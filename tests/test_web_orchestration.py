@@ -340,14 +340,22 @@ def test_finalise_the_front_from_the_api(web_env):
         for body, field, message in (({"candidates": [99]}, "candidates", "no such candidate"),
                                      ({"candidates": [-1]}, "candidates", "greater than"),
                                      ({"candidates": []}, "candidates", "empty"),
-                                     ({"candidates": "x"}, "candidates", "list")):
+                                     ({"candidates": "x"}, "candidates", "list"),
+                                     ({"top": 0}, "top", "greater than"),
+                                     ({"top": "many"}, "top", "valid integer"),
+                                     ({"top": 1, "candidates": [front[0]]}, "top",
+                                      "not both")):
             bad = client.post(url, body, format="json")
             assert bad.status_code == 400 and message in str(bad.json()[field]), bad.json()
         assert not recorder.tasks
         assert {c.index: dict(c.metrics) for c in search.candidates.all()} == before
 
-        queued = client.post(url)
-        assert queued.status_code == 202 and sorted(queued.json()["queued"]) == front
+        best = min(front, key=lambda i: (1 - before[i]["val_accuracy"], i))
+        first = client.post(url, {"top": 1}, format="json")
+        assert first.status_code == 202 and first.json()["queued"] == [best]
+        queued = client.post(url)  # the rest of the front; the best is asked for already
+        assert queued.status_code == 202
+        assert sorted(queued.json()["queued"]) == [i for i in front if i != best]
         assert client.post(url).json()["queued"] == []  # asked already: not queued twice
         outcomes = run_recorded(recorder)
     assert outcomes == ["finalised"] * len(front)

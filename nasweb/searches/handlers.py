@@ -462,9 +462,10 @@ FINALISE_REQUESTED = "finalise_requested_at"
 
 
 def request_finalise(search: Search, indices: list[int] | None = None,
-                     now: datetime | None = None) -> list[int]:
+                     now: datetime | None = None, top: int | None = None) -> list[int]:
     """Queue final training for ``indices`` (default: the feasible Pareto front not finalised
-    yet) of a search that is not running; returns the indices queued."""
+    yet, or its ``top`` most accurate) of a search that is not running; returns the indices
+    queued."""
     from search_engine.search.finalise import choose_targets
 
     now = _now(now)
@@ -473,7 +474,7 @@ def request_finalise(search: Search, indices: list[int] | None = None,
                            SearchState.FAILED), "finalise candidates of")
         engine = session.engine
         try:
-            targets = choose_targets(engine, indices)
+            targets = choose_targets(engine, indices, top)
         except ValueError as exc:
             raise HandlerError(str(exc), "candidates") from None
         targets = [c for c in targets if FINALISE_REQUESTED not in c.timings]

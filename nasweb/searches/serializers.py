@@ -411,6 +411,15 @@ class FinaliseSerializer(serializers.Serializer):
     candidates = serializers.ListField(
         child=serializers.IntegerField(min_value=0), required=False, allow_empty=False,
         max_length=100, help_text="candidate indices (default: the feasible Pareto front)")
+    top = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False,
+        help_text="only the N most accurate of the feasible front (not with candidates)")
+
+    def validate(self, attrs: dict) -> dict:
+        if "candidates" in attrs and "top" in attrs:
+            raise serializers.ValidationError(
+                {"top": "name candidates or give top, not both"})
+        return attrs
 
 
 class FinaliseResultSerializer(serializers.Serializer):

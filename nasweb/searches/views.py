@@ -212,8 +212,9 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         return self._state_change(handlers.cancel_search)
 
     @extend_schema(summary="Final training: retrain candidates with the full (paper) profile",
-                   description="Body: {\"candidates\": [indices]}, or nothing for the feasible "
-                   "Pareto front not finalised yet. Only when the search is not running "
+                   description="Body: {\"candidates\": [indices]}, {\"top\": N} for the N "
+                   "most accurate of the feasible Pareto front not finalised yet, or nothing "
+                   "for all of it. Only when the search is not running "
                    "(paused, finished, cancelled or failed). Each candidate's new figures and "
                    "files replace the screening ones, which stay under metrics.screening.",
                    request=FinaliseSerializer, responses={202: FinaliseResultSerializer})
@@ -222,7 +223,8 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         search = self.get_object()
         body = FinaliseSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
-        queued = handlers.request_finalise(search, body.validated_data.get("candidates"))
+        queued = handlers.request_finalise(search, body.validated_data.get("candidates"),
+                                           top=body.validated_data.get("top"))
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="The Pareto front and the hypervolume history",

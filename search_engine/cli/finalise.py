@@ -29,6 +29,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--candidates", type=arguments.seed, nargs="+",
                         default=None, help="candidate ids, e.g. 3 7 (default: the feasible "
                         "Pareto front not finalised yet)")
+    parser.add_argument("--top", type=arguments.positive_int, default=None,
+                        help="only the K most accurate of the feasible front (default: all)")
     parser.add_argument("--profile", default="paper", help="final training profile "
                         "(default: paper)")
     parser.add_argument("--workers", type=arguments.positive_int, default=1)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         space, _, _ = open_space(meta["dataset"], meta["profile"], meta["data_dir"])
         get_profile(meta["dataset"], args.profile)
         search = Search(state, space, store, build_precheck(space, state.config.limits))
-        targets = choose_targets(search, args.candidates)
+        targets = choose_targets(search, args.candidates, args.top)
     except (SetupError, ProfileError, ValueError) as exc:
         print(f"finalise: {exc}", file=sys.stderr)
         return 2

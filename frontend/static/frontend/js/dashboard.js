@@ -136,14 +136,23 @@ function renderBest() {
       ? "No candidate within your limits yet." : "Nothing trained yet." }));
     return;
   }
-  const byError = [...trained].sort((a, b) => a.error - b.error)[0];
-  const bySram = [...trained].sort((a, b) => a.sram_bytes - b.sram_bytes)[0];
+  // Once any are finalised (retrained with the full profile), the best is picked from those:
+  // they are what a user should download.
+  const finalised = trained.filter((c) => c.finalised);
+  const pool = finalised.length ? finalised : trained;
+  const byError = [...pool].sort((a, b) => a.error - b.error)[0];
+  const bySram = [...pool].sort((a, b) => a.sram_bytes - b.sram_bytes)[0];
+  const which = finalised.length ? "finalised" : "within limits";
   const stat = (label, c, main, sub) => h("a", { class: "stat", href: `/searches/${searchId}/candidates/${c.index}/`,
     style: "text-decoration:none;color:inherit" },
   h("div", { class: "k", text: label }), h("div", { class: "v", text: main }), h("div", { class: "s", text: sub }));
   box.replaceChildren(
-    stat("Most accurate within limits", byError, pct(byError.error), `error · #${byError.index}, ${bytes(byError.sram_bytes)} SRAM, ${bytes(byError.flash_bytes)} Flash`),
-    stat("Smallest SRAM within limits", bySram, bytes(bySram.sram_bytes), `arena · #${bySram.index}, error ${pct(bySram.error)}`),
+    stat(`Most accurate ${which}`, byError, pct(byError.error), `error · #${byError.index}, ${bytes(byError.sram_bytes)} SRAM, ${bytes(byError.flash_bytes)} Flash`),
+    stat(`Smallest SRAM ${which}`, bySram, bytes(bySram.sram_bytes), `arena · #${bySram.index}, error ${pct(bySram.error)}`),
+    h("a", { id: "best-header", class: "button", href: urls.file(searchId, byError.index, "header"), download: "",
+      title: finalised.length ? "The most accurate finalised model, as a C header for TensorFlow Lite Micro"
+        : "The most accurate model so far (screening figures; finalise the front for the full training)",
+      text: `Download #${byError.index} as a C header${finalised.length ? " (finalised)" : ""}` }),
   );
 }
 
@@ -243,7 +252,9 @@ for (const action of ["pause", "resume", "cancel"]) {
 el("finalise").addEventListener("click", async () => {
   el("finalise").disabled = true;
   try {
-    const result = await api(urls.searchAction(searchId, "finalise"), { method: "POST" });
+    const top = el("finalise-top").value;
+    const result = await api(urls.searchAction(searchId, "finalise"),
+      { method: "POST", body: top ? { top: Number(top) } : undefined });
     const n = result.queued.length;
     toast(n ? `Final training queued for ${n} candidate${n === 1 ? "" : "s"} (${result.queued.map((i) => `#${i}`).join(", ")}): each is trained again with the full profile, then exported and verified.`
       : "Nothing to finalise: the feasible front is finalised or being finalised already.");
