@@ -119,14 +119,15 @@ _CHARS74K = TrainingProfile(
 _MNIST = TrainingProfile(
     name="paper",
     dataset="mnist",
-    augmentation=_MNIST_AUG,
+    augmentation=replace(_MNIST_AUG, horizontal_flip=False),
     optimizer=OptimizerConfig("sgdw", weight_decay=4e-5, momentum=0.9),
     lr_schedule=((0, 0.005),),
     epochs=30,
     batch_size=128,
     pruning=PruningConfig((0.05, 0.80), 3, 18),
     dropout=0.0,
-    source="Table 4, MNIST (the reference code did not flip MNIST; the table does)",
+    source="Table 4, MNIST without the L/R flip: the table flips, the reference code that "
+    "reached the paper's 99.19% did not, and a flipped digit is label noise",
 )
 
 PAPER_PROFILES: dict[str, TrainingProfile] = {
