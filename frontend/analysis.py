@@ -2,7 +2,7 @@
 memory timelines of the optimal and of the default (listed) execution order.
 
 Everything is derived from the candidate's architecture and target sparsity with the same
-TF-free functions the search uses (``space.pruned.pruned_specs`` -> ``graph`` -> ``resources``),
+TF-free functions the search uses (``graph.pruned.pruned_specs`` -> ``graph`` -> ``resources``),
 so the table, the timelines and the search's predicted peak cannot disagree. The deployed model
 is the *pruned* network, so that is the one analysed; the unpruned channel counts are kept
 beside it for the diagram.
@@ -83,15 +83,12 @@ def candidate_analysis(architecture: dict[str, Any], sparsity: float,
     valid JSON of the search space or a bad sparsity.
     """
     from search_engine.graph.builder import op_graph_from_specs
+    from search_engine.graph.pruned import pruned_walk
     from search_engine.resources import default_profile, optimal_order
     from search_engine.resources.model_size import summarise_specs
     from search_engine.space import architecture_from_json
     from search_engine.space.errors import ArchitectureError
-    from search_engine.space.pruned import (
-        pruned_architecture,
-        pruned_architecture_to_json,
-        pruned_walk,
-    )
+    from search_engine.space.pruned import pruned_architecture, pruned_architecture_to_json
 
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:

@@ -105,8 +105,8 @@ def test_sign_in_goes_back_only_to_local_pages(client):
 
 
 def test_the_ops_endpoint_matches_the_walk_and_refuses_strangers(client, owned):
+    from search_engine.graph.pruned import pruned_specs
     from search_engine.space import architecture_from_json
-    from search_engine.space.pruned import pruned_specs
 
     user, _, search, candidate = owned
     url = f"/ui/api/searches/{search.pk}/candidates/3/ops/"

@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("space", "graph", "resources", "export", "train", "search", "cli", "memory",
           "__main__")
 KNOWN_UPWARD = {
-    # pruned_walk / pruned_specs are graph code living in space/ (space <-> graph cycle)
-    ("search_engine/space/pruned.py", "graph"),
     # the overhead measurement script builds Keras models (export <-> train cycle)
     ("search_engine/export/measure_overhead.py", "train"),
 }

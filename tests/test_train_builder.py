@@ -9,6 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from search_engine.graph import build_op_graph  # noqa: E402
+from search_engine.graph.pruned import pruned_walk  # noqa: E402
 from search_engine.resources.model_size import keras_params  # noqa: E402
 from search_engine.space import (  # noqa: E402
     Architecture,
@@ -18,7 +19,7 @@ from search_engine.space import (  # noqa: E402
     Pooling,
     SearchSpace,
 )
-from search_engine.space.pruned import pruned_architecture, pruned_walk  # noqa: E402
+from search_engine.space.pruned import pruned_architecture  # noqa: E402
 from search_engine.train.keras_builder import build_keras_model, spec_name  # noqa: E402
 
 SHAPES = ((8, 8, 1), (28, 28, 1), (32, 32, 3), (49, 10, 1))

@@ -13,6 +13,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from search_engine.graph import op_graph_from_specs  # noqa: E402
+from search_engine.graph.pruned import pruned_specs  # noqa: E402
 from search_engine.resources import optimal_order  # noqa: E402
 from search_engine.search.overhead import prior_flash  # noqa: E402
 from search_engine.space import (  # noqa: E402
@@ -26,7 +27,6 @@ from search_engine.space import (  # noqa: E402
 from search_engine.space.pruned import (  # noqa: E402
     pruned_architecture,
     pruned_architecture_to_json,
-    pruned_specs,
 )
 from search_engine.train.augment import AugmentConfig  # noqa: E402
 from search_engine.train.datasets import load_dataset  # noqa: E402

@@ -9,6 +9,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from search_engine.graph.pruned import pruned_walk  # noqa: E402
 from search_engine.space import (  # noqa: E402
     Architecture,
     ConvBlock,
@@ -21,7 +22,6 @@ from search_engine.space.pruned import (  # noqa: E402
     channel_groups,
     kept_channels,
     pruned_architecture,
-    pruned_walk,
 )
 from search_engine.train.keras_builder import build_keras_model  # noqa: E402
 from search_engine.train.materialise import materialise  # noqa: E402

@@ -99,10 +99,10 @@ def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[in
             num_classes: int) -> tuple[dict[str, Any], OpGraph]:
     """Analytic figures of the network a candidate becomes after its target pruning."""
     from search_engine.graph.builder import op_graph_from_specs
+    from search_engine.graph.pruned import pruned_specs
     from search_engine.resources import optimal_order
     from search_engine.resources.model_size import summarise_specs
     from search_engine.space import architecture_from_json
-    from search_engine.space.pruned import pruned_specs
 
     specs = pruned_specs(architecture_from_json(architecture), sparsity, input_shape, num_classes)
     graph = op_graph_from_specs(specs, input_shape)

@@ -11,24 +11,21 @@ units. Channels that must stay aligned are pruned together, as one *channel grou
 
 A prunable group of ``C`` channels keeps exactly :func:`kept_channels` ``(C, s)`` channels at
 the end of training, so the pruned architecture (:func:`pruned_architecture`) and its resource
-figures (:func:`pruned_walk` -> op graph) are known before any training starts.
+figures (``graph.pruned.pruned_walk`` -> op graph) are known before any training starts.
 
 Pruned hidden dense layers may have fewer units than the search space's minimum (10), which
-``validate`` (and so ``graph.walk``) rejects; :func:`pruned_walk` walks such architectures.
+``validate`` (and so ``graph.walk``) rejects; ``graph.pruned.pruned_walk`` walks such
+architectures.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from search_engine.space.architecture import MIN_UNITS, Architecture, DenseLayer
 from search_engine.space.serialise import architecture_to_json
 from search_engine.space.validation import normalise, stages
-
-if TYPE_CHECKING:
-    from search_engine.graph.walk import LayerSpec
 
 INPUT_GROUP = 0
 
@@ -160,7 +157,7 @@ def pruned_architecture(
     """The canonical architecture left after pruning ``arch`` to ``sparsity``.
 
     Every prunable group of C channels keeps :func:`kept_channels` (C, sparsity); hidden dense
-    layers may end below the search space's 10-unit minimum (see :func:`pruned_walk`).
+    layers may end below the search space's 10-unit minimum (see ``graph.pruned.pruned_walk``).
     """
     sparsity = check_sparsity(sparsity)
     arch = normalise(arch, int(input_shape[2]))
@@ -186,55 +183,6 @@ def _block_layer(source: str) -> tuple[int, int]:
     # "blocks[3].layers[1]" -> (3, 1)
     head, _, tail = source.partition(".")
     return int(head[len("blocks[") : -1]), int(tail[len("layers[") : -1])
-
-
-def pruned_walk(
-    arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
-) -> tuple[LayerSpec, ...]:
-    """``graph.walk`` for architectures whose hidden dense layers may have 1..9 units.
-
-    Equal to ``walk(arch, ...)`` for valid architectures. Otherwise the convolutional part is
-    walked with the small dense layers raised to the minimum and the dense specs (units,
-    parameters, bytes, MACs) are recomputed with the real unit counts.
-    """
-    from search_engine.graph.walk import BIAS_BYTES, walk
-
-    units = [layer.units for layer in arch.dense]
-    if all(isinstance(u, int) and u >= MIN_UNITS for u in units):
-        return walk(arch, input_shape, num_classes)
-    if any(not isinstance(u, int) or isinstance(u, bool) or u < 1 for u in units):
-        raise ValueError(f"dense units must be positive integers (got {units})")
-    proxy = replace(arch, dense=tuple(DenseLayer(max(u, MIN_UNITS)) for u in units))
-    specs = list(walk(proxy, input_shape, num_classes))
-    shapes: dict[str, tuple[int, ...]] = {}
-    for n, spec in enumerate(specs):
-        if spec.kind == "dense":
-            if spec.name == "classifier":
-                out = num_classes
-            else:
-                out = units[int(spec.name[len("dense") :])]
-            n_in = math.prod(shapes[spec.inputs[0]])
-            weights = n_in * out
-            spec = replace(
-                spec,
-                output_shape=(out,),
-                units=out,
-                params=weights + out,
-                keras_params=weights + out,
-                weight_bytes=weights + BIAS_BYTES * out,
-                macs=weights,
-            )
-            specs[n] = spec
-        shapes[spec.name] = spec.output_shape
-    return tuple(specs)
-
-
-def pruned_specs(
-    arch: Architecture, sparsity: float, input_shape: tuple[int, int, int], num_classes: int
-) -> tuple[LayerSpec, ...]:
-    """Layer specs of the pruned network (feed them to ``graph.op_graph_from_specs`` and
-    ``resources.summarise_specs`` for its resource figures before training)."""
-    return pruned_walk(pruned_architecture(arch, sparsity, input_shape), input_shape, num_classes)
 
 
 def pruned_architecture_to_json(arch: Architecture) -> dict:

@@ -1,6 +1,6 @@
 """Architecture -> Keras 3 functional model, one layer group per :class:`LayerSpec` of the walk.
 
-The model is built from the same walk (``graph.walk``, via ``space.pruned.pruned_walk`` so that
+The model is built from the same walk (``graph.walk``, via ``graph.pruned.pruned_walk`` so that
 pruned architectures with small dense layers build too) that builds the op graph, so the two
 cannot disagree on shapes. Layers are named after the specs:
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from search_engine.graph.pruned import pruned_walk
 from search_engine.space.architecture import Architecture
-from search_engine.space.pruned import pruned_walk
 
 if TYPE_CHECKING:
     from search_engine.graph.walk import LayerSpec

@@ -156,9 +156,10 @@ def train_and_export(
 
     # 3. predicted resources of the pruned network ----------------------------------------
     from search_engine.graph import op_graph_from_specs
+    from search_engine.graph.pruned import pruned_walk
     from search_engine.resources import evaluate_order, optimal_order
     from search_engine.resources.model_size import summarise_specs
-    from search_engine.space.pruned import pruned_architecture_to_json, pruned_walk
+    from search_engine.space.pruned import pruned_architecture_to_json
     from search_engine.space.serialise import architecture_to_json
 
     specs = pruned_walk(pruned, input_shape, num_classes)
@@ -278,9 +279,9 @@ def stopped_report(arch: Architecture, sparsity: float, dataset: Any, profile: A
     """The report of a candidate stopped at a rung: what it reached, and the analytic
     resources of the network its target pruning makes (no export, no TFLM figures)."""
     from search_engine.graph import op_graph_from_specs
+    from search_engine.graph.pruned import pruned_specs
     from search_engine.resources import optimal_order
     from search_engine.resources.model_size import summarise_specs
-    from search_engine.space.pruned import pruned_specs
     from search_engine.space.serialise import architecture_to_json
 
     input_shape = tuple(int(v) for v in dataset.input_shape)
