@@ -10,7 +10,8 @@ TensorFlow stays out until ``convert`` is used):
 - ``planner``: a model of TFLM's greedy memory planner;
 - ``overhead``: fitted estimate of TFLM's arena beyond the activations;
 - ``header``: the C header for a TFLM sketch;
-- ``demo_models``, ``measure_overhead``: small models for tests/demos, the overhead measurement.
+- ``demo_models``: small models for tests and demos (the overhead measurement is
+  ``bench/measure_overhead.py``).
 
 See ``docs/export.md``.
 """

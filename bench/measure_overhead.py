@@ -1,12 +1,15 @@
 """Measure TFLM arenas of random search-space architectures (the data behind ``overhead``).
 
-    python -m search_engine.export.measure_overhead --shape 28x28x1 --count 10 --seed 1
+    .venv/bin/python bench/measure_overhead.py --shape 28x28x1 --count 10 --seed 1
 
 For each random architecture: build the (untrained) Keras model, convert it to int8, read its
 op graph, measure the smallest arena in TFLM, and print one JSON line with the measured
 figures (arena, TFLM's head/tail split), the predictions (activation peak of the stored order,
 greedy-plan model, overhead/arena estimates) and the counts they are computed from. Untrained
 weights are fine: arena sizes do not depend on weight values. Takes ~1-3 s per model.
+
+A measurement script, not library code (it builds Keras models, so inside ``export`` it made an
+export -> train import cycle): it lives with the benches.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
 
-from search_engine.graph.opgraph import OpGraph
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from search_engine.graph.opgraph import OpGraph  # noqa: E402
 
 
 def _stored_order_peak(graph: OpGraph) -> int:
