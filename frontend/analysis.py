@@ -82,25 +82,22 @@ def candidate_analysis(architecture: dict[str, Any], sparsity: float,
     Raises :class:`AnalysisError` with a one-line message for an architecture that is not
     valid JSON of the search space or a bad sparsity.
     """
-    from search_engine.graph.builder import op_graph_from_specs
-    from search_engine.graph.pruned import pruned_walk
-    from search_engine.resources import default_profile, optimal_order
-    from search_engine.resources.model_size import summarise_specs
+    from search_engine.resources import default_profile
+    from search_engine.resources.pruned import analyse_pruned
     from search_engine.space import architecture_from_json
     from search_engine.space.errors import ArchitectureError
-    from search_engine.space.pruned import pruned_architecture, pruned_architecture_to_json
+    from search_engine.space.pruned import pruned_architecture_to_json
 
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise AnalysisError(f"input shape must be three positive integers (got {list(shape)})")
     try:
-        arch = architecture_from_json(architecture)
-        pruned = pruned_architecture(arch, sparsity, shape)
-        specs = pruned_walk(pruned, shape, int(num_classes))
+        figures = analyse_pruned(architecture_from_json(architecture), sparsity, shape,
+                                 int(num_classes))
     except (ArchitectureError, ValueError, TypeError, KeyError) as exc:
         raise AnalysisError(f"cannot analyse this architecture: {exc}") from None
-    graph = op_graph_from_specs(specs, shape)
-    summary = summarise_specs(specs)
+    pruned, specs, graph, summary = (figures.architecture, figures.specs, figures.graph,
+                                     figures.summary)
     kinds = sorted({spec.kind for spec in specs})
     return {
         "input_shape": list(shape),
@@ -112,6 +109,6 @@ def candidate_analysis(architecture: dict[str, Any], sparsity: float,
         "totals": {"params": summary.params, "model_size_bytes": summary.model_size_bytes,
                    "macs": summary.macs, "ops": len(specs)},
         "resolver": [RESOLVER_METHODS[k] for k in kinds if k in RESOLVER_METHODS],
-        "optimal": _profile_json(optimal_order(graph)),
+        "optimal": _profile_json(figures.best),
         "default": _profile_json(default_profile(graph)),
     }

@@ -98,18 +98,14 @@ def open_space(dataset: str, profile: str, data_dir: str | None
 def analyse(architecture: dict[str, Any], sparsity: float, input_shape: tuple[int, int, int],
             num_classes: int) -> tuple[dict[str, Any], OpGraph]:
     """Analytic figures of the network a candidate becomes after its target pruning."""
-    from search_engine.graph.builder import op_graph_from_specs
-    from search_engine.graph.pruned import pruned_specs
-    from search_engine.resources import optimal_order
-    from search_engine.resources.model_size import summarise_specs
+    from search_engine.resources.pruned import analyse_pruned
     from search_engine.space import architecture_from_json
 
-    specs = pruned_specs(architecture_from_json(architecture), sparsity, input_shape, num_classes)
-    graph = op_graph_from_specs(specs, input_shape)
-    summary = summarise_specs(specs)
-    return {"peak_memory_bytes": optimal_order(graph).peak_bytes,
-            "model_size_bytes": summary.model_size_bytes, "macs": summary.macs,
-            "n_ops": len(graph.ops)}, graph
+    figures = analyse_pruned(architecture_from_json(architecture), sparsity, input_shape,
+                             num_classes)
+    return {"peak_memory_bytes": figures.peak_memory_bytes,
+            "model_size_bytes": figures.summary.model_size_bytes,
+            "macs": figures.summary.macs, "n_ops": len(figures.graph.ops)}, figures.graph
 
 
 class AnalyticPrecheck:

@@ -155,17 +155,13 @@ def train_and_export(
         raise PipelineError("materialise", f"{type(exc).__name__}: {exc}") from exc
 
     # 3. predicted resources of the pruned network ----------------------------------------
-    from search_engine.graph import op_graph_from_specs
-    from search_engine.graph.pruned import pruned_walk
-    from search_engine.resources import evaluate_order, optimal_order
-    from search_engine.resources.model_size import summarise_specs
+    from search_engine.resources import evaluate_order
+    from search_engine.resources.pruned import analyse_walk
     from search_engine.space.pruned import pruned_architecture_to_json
     from search_engine.space.serialise import architecture_to_json
 
-    specs = pruned_walk(pruned, input_shape, num_classes)
-    graph = op_graph_from_specs(specs, input_shape)
-    summary = summarise_specs(specs)
-    best = optimal_order(graph)
+    predicted = analyse_walk(pruned, input_shape, num_classes)
+    graph, summary, best = predicted.graph, predicted.summary, predicted.best
     default = evaluate_order(graph, [op.name for op in graph.ops])
 
     # 4.-7. export and measure --------------------------------------------------------------
@@ -278,17 +274,12 @@ def stopped_report(arch: Architecture, sparsity: float, dataset: Any, profile: A
                    trained: Any, *, seed: int) -> dict:
     """The report of a candidate stopped at a rung: what it reached, and the analytic
     resources of the network its target pruning makes (no export, no TFLM figures)."""
-    from search_engine.graph import op_graph_from_specs
-    from search_engine.graph.pruned import pruned_specs
-    from search_engine.resources import optimal_order
-    from search_engine.resources.model_size import summarise_specs
+    from search_engine.resources.pruned import analyse_pruned
     from search_engine.space.serialise import architecture_to_json
 
     input_shape = tuple(int(v) for v in dataset.input_shape)
-    specs = pruned_specs(arch, sparsity, input_shape, int(dataset.num_classes))
-    graph = op_graph_from_specs(specs, input_shape)
-    summary = summarise_specs(specs)
-    best = optimal_order(graph)
+    figures = analyse_pruned(arch, sparsity, input_shape, int(dataset.num_classes))
+    summary, best = figures.summary, figures.best
     last = str(trained.stopped_at)
     return {
         "dataset": dataset.name,
