@@ -391,14 +391,19 @@ def test_compare_narrow_window_and_labels(page):
     page.locator("#filter-state").select_option("")
     expect(page.locator("#candidates tbody tr")).to_have_count(len(rows))
     boxes = page.get_by_role("checkbox", name=re.compile(r"Select candidate \d+ to compare"))
-    boxes.nth(0).check()
-    boxes.nth(1).check()
+    for i in range(3):
+        boxes.nth(i).check()
     page.get_by_role("button", name="Compare selected").click()
-    page.wait_for_url(re.compile(r"/compare/\?c=\d+,\d+$"))
+    page.wait_for_url(re.compile(r"/compare/\?c=\d+,\d+,\d+$"))
     page.wait_for_selector("#compare-page[data-ready='1']")
-    expect(page.locator("#compare-table thead th")).to_have_count(3)
-    expect(page.locator("#compare-diagrams svg")).to_have_count(2)
-    assert page.evaluate("document.getElementById('compare-timeline').data.length") == 2
+    expect(page.locator("#compare-table thead th")).to_have_count(4)
+    expect(page.locator("#compare-diagrams svg")).to_have_count(3)
+    assert page.evaluate("document.getElementById('compare-timeline').data.length") == 3
+    # three diagrams side by side are drawn at full size (scale 1: 11.5 px node titles); they
+    # were scaled to 0.8 and less when each kept the candidate page's margins
+    scales = page.evaluate("""() => [...document.querySelectorAll('#compare-diagrams svg')]
+        .map((s) => s.getBoundingClientRect().width / s.viewBox.baseVal.width)""")
+    assert min(scales) >= 0.99, scales
 
     first = page.locator("#compare-table thead th a").first.inner_text().lstrip("#")
     unlabelled = """() => [...document.querySelectorAll('input, select, textarea, button')]

@@ -44,11 +44,14 @@ function layerFlags(layer) {
 }
 
 // arch, pruned: architecture JSON; ops: rows of the per-op table; inputShape, classes.
-export function architectureSvg(arch, pruned, ops, inputShape, classes) {
+// minWidth: the drawing's least width in SVG units; the candidate page leaves room around a
+// single column, the Compare page (three columns) crops to the nodes so that they are drawn
+// at full size instead of scaled down to unreadable text.
+export function architectureSvg(arch, pruned, ops, inputShape, classes, { minWidth = 460 } = {}) {
   const byName = new Map(ops.map((op) => [op.name, op]));
   const stages = stagesOf(arch);
   const maxCols = Math.max(1, ...stages.map((s) => s.length));
-  const width = Math.max(460, maxCols * COL_W + 40);
+  const width = Math.max(minWidth, maxCols * COL_W + 40);
   const center = width / 2;
   const root = svg("svg", { viewBox: `0 0 ${width} 100`, width, role: "img", "aria-labelledby": "arch-svg-title" });
   root.append(svg("title", { id: "arch-svg-title" }, "Architecture diagram"));

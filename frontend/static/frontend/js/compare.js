@@ -3,6 +3,8 @@ import { api, urls } from "./api.js";
 import { h } from "./dom.js";
 import { bytes, compact, integer, pct } from "./format.js";
 import { architectureSvg } from "./archdiagram.js";
+
+const COMPACT_WIDTH = 270; // a node (220) and its "add -> shape" label
 import { CONFIG, plotly } from "./charts.js";
 
 const root = document.getElementById("compare-page");
@@ -96,7 +98,8 @@ async function start() {
     renderTimelines(items);
     el("compare-diagrams").replaceChildren(...items.map(({ c, a }) => h("div", {},
       h("h3", {}, h("a", { href: `/searches/${searchId}/candidates/${c.index}/`, text: `#${c.index}` })),
-      a ? h("div", { class: "diagram" }, architectureSvg(c.architecture, a.pruned_architecture, a.ops, search.input_shape, search.num_classes))
+      a ? h("div", { class: "diagram" }, architectureSvg(c.architecture, a.pruned_architecture, a.ops, search.input_shape, search.num_classes,
+        { minWidth: COMPACT_WIDTH }))
         : h("p", { class: "muted", text: "No diagram." }))));
     root.dataset.ready = "1";
   } catch (error) {
