@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint bench-memory bench-forkjoin bench-train bench-search bench-search-cost bench-web setup redis chromium screenshots clean
+.PHONY: run test lint bench-memory bench-forkjoin bench-train bench-search bench-search-cost bench-rank bench-web setup redis chromium screenshots clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -55,6 +55,9 @@ bench-search: $(STAMP)
 
 bench-search-cost: $(STAMP)
 	$(PY) bench/search_cost.py
+
+bench-rank: $(STAMP)
+	$(PY) bench/rank_correlation.py
 
 bench-web: $(STAMP) redis
 	$(PY) bench/web.py
