@@ -78,6 +78,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
                         help="train every child for the profile's full epochs (no rungs; "
                              "see docs/search.md, multi-fidelity)")
+    parser.add_argument("--inherit", dest="inheritance", action="store_true",
+                        help="children start from their parent's trained weights and train "
+                             "--inherit-epochs of the profile (see docs/search.md)")
+    parser.add_argument("--inherit-epochs", type=float, default=0.5, metavar="FRACTION",
+                        help="with --inherit: the fraction of the profile's epochs an "
+                             "inheriting child trains, in (0, 1] (default 0.5)")
     parser.add_argument("--time-budget", type=arguments.positive_int, default=None,
                         metavar="SECONDS", help="start no candidate after this many seconds "
                         "(those running finish; --resume goes on)")
@@ -151,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
                 limits=limits, bounds=limits.default_soft_bounds(error=args.error),
                 rounds=args.rounds, population=args.population, sample=args.sample,
                 strategy=args.strategy, seed=args.seed, references=args.references,
-                early_stopping=args.early_stopping,
+                early_stopping=args.early_stopping, inheritance=args.inheritance,
+                inherit_epochs=args.inherit_epochs,
                 sparsity_range=tuple(profile.pruning.sparsity_range))
             search = Search.create(config, space, store)
             search.state.extra["cli"] = meta | {"input_shape": list(dataset_info.input_shape),

@@ -238,6 +238,19 @@ class Search:
                    if c.state == DONE and c.id != candidate_id]
         return stopping_plan(candidate.precheck, records, config.eta, config.rung_fractions)
 
+    def inheritance_plan(self, candidate_id: int) -> dict[str, Any] | None:
+        """``{"parent": id, "epochs_fraction": f}`` for a child to start from its parent's
+        weights (``search.evaluate``); ``None`` when inheritance is off or the candidate has no
+        evaluated parent (random and reference candidates)."""
+        config = self.config
+        candidate = self.state.by_id(candidate_id)
+        if not config.inheritance or candidate.parent is None:
+            return None
+        parent = self.state.by_id(candidate.parent)
+        if parent.state != DONE:
+            return None
+        return {"parent": parent.id, "epochs_fraction": float(config.inherit_epochs)}
+
     # -- events -----------------------------------------------------------------------------
 
     def propose(self) -> CandidateRecord | None:

@@ -12,10 +12,21 @@ with :class:`EvaluationCancelled`. ``context.options["fidelity"]`` is the candid
 early-stopping plan (``search.fidelity``), when the search has early stopping on;
 ``context.options["on_progress"]``, when given, receives every progress event (the web app
 stores and announces them: the dashboard's live progress of a running candidate).
+
+Weight inheritance (``train.inherit``): every evaluation writes the trained weights to
+:func:`weights_file` (``context.options["weights_dir"]/<id>.npz`` when the driver keeps them
+apart from the exported files, as the web app does, else ``<out_dir>/<id>/weights.npz``).
+``context.options["inherit"]`` (``Search.inheritance_plan``: ``{"parent": id,
+"epochs_fraction": f}``) makes the child start from its parent's file and train the profile
+shortened to ``ceil(f * epochs)`` epochs (``profiles.shortened_profile``). A parent whose file
+is missing or unreadable (a reference evaluated before the switch was on, a deleted folder)
+leaves the child training from scratch with the full profile; the report says which
+(``inheritance``).
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +55,36 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+def weights_file(context: EvaluationContext, candidate_id: int) -> Path:
+    """Where candidate ``candidate_id``'s trained weights are (or will be) written."""
+    weights_dir = context.options.get("weights_dir")
+    if weights_dir:
+        return Path(weights_dir) / f"{candidate_id:05d}.npz"
+    from search_engine.train.inherit import WEIGHTS_FILE
+
+    return Path(context.out_dir) / f"{candidate_id:05d}" / WEIGHTS_FILE
+
+
+def _inheritance(context: EvaluationContext, profile: Any) -> tuple[Any, Any, dict | None]:
+    """(profile to train with, parent weights or ``None``, what to report)."""
+    plan = context.options.get("inherit")
+    if not plan:
+        return profile, None, None
+    from search_engine.train.inherit import InheritanceError, load_weights
+    from search_engine.train.profiles import shortened_profile
+
+    parent = int(plan["parent"])
+    path = weights_file(context, parent)
+    if not path.exists():
+        return profile, None, {"parent": parent, "skipped": "the parent's weights are missing"}
+    try:
+        weights = load_weights(path)
+    except InheritanceError as exc:
+        return profile, None, {"parent": parent, "skipped": str(exc)}
+    epochs = max(1, math.ceil(profile.epochs * float(plan.get("epochs_fraction", 1.0))))
+    return shortened_profile(profile, epochs), weights, {"parent": parent}
+
+
 def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
                        context: EvaluationContext, *, candidate_id: int
                        ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -66,10 +107,15 @@ def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
                            for k, v in (context.options.get("dataset_options") or {}).items()))
     dataset = _dataset(context.dataset, context.data_dir, context.limit, context.seed, options)
     out = Path(context.out_dir) / f"{candidate_id:05d}"
-    report = train_and_export(architecture_from_json(architecture), sparsity, dataset,
-                              get_profile(context.dataset, context.profile),
+    profile, init, inherited = _inheritance(context, get_profile(context.dataset,
+                                                                 context.profile))
+    report = train_and_export(architecture_from_json(architecture), sparsity, dataset, profile,
                               seed=context.seed, out_dir=out, progress=progress,
-                              stopping=context.options.get("fidelity"))
+                              stopping=context.options.get("fidelity"), init=init,
+                              weights_path=weights_file(context, candidate_id))
+    if inherited is not None:
+        report["inheritance"] = {**inherited, **(report.get("inheritance") or {})}
+
     artifacts = {kind: str(out / name) for kind, name in ARTIFACTS.items()
                  if (out / name).exists()}
     return report, artifacts

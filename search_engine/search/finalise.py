@@ -88,8 +88,10 @@ def choose_targets(search: Search, ids: Sequence[int] | None,
 
 
 def final_context(context: EvaluationContext, profile: str, out_dir: str) -> EvaluationContext:
-    """``context`` for final training: the full profile, no early stopping."""
-    options = {k: v for k, v in context.options.items() if k != "fidelity"}
+    """``context`` for final training: the full profile from scratch (no early stopping, no
+    inherited weights; the weights it writes go under ``out_dir``)."""
+    options = {k: v for k, v in context.options.items()
+               if k not in ("fidelity", "inherit", "weights_dir")}
     return replace(context, profile=profile, out_dir=out_dir, options=options)
 
 

@@ -89,11 +89,14 @@ def _evaluate_in_worker(evaluator: str, candidate_id: int, architecture: dict[st
 
 def candidate_context(search: Search, candidate_id: int, context: EvaluationContext
                       ) -> EvaluationContext:
-    """``context`` with the candidate's early-stopping plan in ``options["fidelity"]``."""
-    plan = search.stopping_plan(candidate_id)
-    if plan is None:
+    """``context`` with the candidate's early-stopping plan in ``options["fidelity"]`` and its
+    weight-inheritance plan in ``options["inherit"]``, when the search has them on."""
+    extra = {"fidelity": search.stopping_plan(candidate_id),
+             "inherit": search.inheritance_plan(candidate_id)}
+    extra = {k: v for k, v in extra.items() if v is not None}
+    if not extra:
         return context
-    return replace(context, options={**context.options, "fidelity": plan})
+    return replace(context, options={**context.options, **extra})
 
 
 def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,

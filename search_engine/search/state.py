@@ -44,6 +44,10 @@ class SearchConfig:
     early_stopping: bool = True
     eta: int = 3
     rung_fractions: tuple[float, ...] = (1 / 9, 1 / 3)
+    #: Weight inheritance (``train.inherit``): a child starts from its parent's trained weights
+    #: and trains ``inherit_epochs`` of the profile's epochs (the schedule compressed).
+    inheritance: bool = False
+    inherit_epochs: float = 0.5
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: object) -> None:
@@ -60,6 +64,11 @@ class SearchConfig:
         if not all(isinstance(f, int | float) and 0.0 < f < 1.0 for f in self.rung_fractions):
             raise ValueError("rung_fractions: each must be between 0 and 1 "
                              f"(got {list(self.rung_fractions)})")
+        if (isinstance(self.inherit_epochs, bool)
+                or not isinstance(self.inherit_epochs, int | float)
+                or not 0.0 < self.inherit_epochs <= 1.0):
+            raise ValueError("inherit_epochs: must be a fraction of the profile's epochs in "
+                             f"(0, 1] (got {self.inherit_epochs!r})")
         if self.sample > self.population:
             raise ValueError(
                 f"sample: must not exceed population ({self.sample} > {self.population})")
@@ -88,6 +97,7 @@ class SearchConfig:
         data["sparsity_range"] = tuple(data["sparsity_range"])
         data.setdefault("references", False)  # searches saved before references existed
         data.setdefault("early_stopping", False)  # ... and before early stopping
+        data.setdefault("inheritance", False)  # ... and before weight inheritance
         data["rung_fractions"] = tuple(data.get("rung_fractions", (1 / 9, 1 / 3)))
         return cls(**data)
 

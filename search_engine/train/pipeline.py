@@ -79,13 +79,17 @@ def train_and_export(
     epochs: int | None = None,
     model_name: str = "model",
     stopping: dict | None = None,
+    init: Any = None,
+    weights_path: str | Path | None = None,
 ) -> dict:
     """Run the whole pipeline and return the report (also written to ``out_dir/report.json``).
 
     ``epochs`` overrides the profile's epoch count (tests, demos). ``stopping`` is an
     early-stopping plan (``search.fidelity``): a candidate that a rung stops is not exported;
     its report (:func:`stopped_report`) has the rung accuracies, ``stopped_early: true`` and
-    the analytic resources of its pruned architecture. Raises
+    the analytic resources of its pruned architecture. ``init`` is a parent's weights to
+    start from (``train.inherit``); ``weights_path``, when given, is where the trained masked
+    model's weights are written for children to inherit (stopped candidates too). Raises
     :class:`PipelineError` (with ``stage``) on any failure, and for bad input.
     """
     from search_engine.space.pruned import check_sparsity
@@ -114,14 +118,19 @@ def train_and_export(
     try:
         trained = train_candidate(
             arch, sparsity, dataset, profile, seed=seed, progress=progress, epochs=epochs,
-            stopping=stopping,
+            stopping=stopping, init=init,
         )
+        if weights_path is not None:
+            from search_engine.train.inherit import save_weights
+
+            save_weights(trained.model, arch, input_shape, num_classes, weights_path)
     except TrainingError as exc:
         raise PipelineError("train", str(exc)) from exc
     except Exception as exc:  # TensorFlow raises many types
         raise PipelineError("train", f"{type(exc).__name__}: {exc}") from exc
     if trained.stopped_at is not None:
         report = stopped_report(arch, sparsity, dataset, profile, trained, seed=seed)
+        report["inheritance"] = trained.inheritance
         report["total_seconds"] = time.perf_counter() - started
         _write_report(out, report)
         _emit(progress, "done", out_dir=str(out), stopped_early=True)
@@ -244,6 +253,7 @@ def train_and_export(
         "history": list(trained.history),
         "rung_accuracy": dict(trained.rung_accuracy),
         "stopped_early": False,
+        "inheritance": trained.inheritance,
         "epochs_trained": trained.epochs,
         "train_seconds": trained.train_seconds,
         "train_samples_per_second": trained.samples_per_second,

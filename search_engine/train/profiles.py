@@ -212,6 +212,35 @@ def quick_profile(paper: TrainingProfile) -> TrainingProfile:
     )
 
 
+def shortened_profile(profile: TrainingProfile, epochs: int) -> TrainingProfile:
+    """``profile`` compressed to ``epochs`` epochs: its learning-rate steps and pruning window
+    scaled by ``epochs / profile.epochs`` (rounded; steps that collide keep the later rate; a
+    later step never lands on epoch 0), so a short run starts at the profile's first rate and
+    ends with its pruning done. An inheriting child
+    (``train.inherit``) trains with this; ``epochs >= profile.epochs`` returns ``profile``."""
+    epochs = int(epochs)
+    if epochs < 1:
+        raise ProfileError(f"epochs must be >= 1 (got {epochs})")
+    if epochs >= profile.epochs:
+        return profile
+    scale = epochs / profile.epochs
+    steps: dict[int, float] = {}
+    for start, lr in profile.lr_schedule:
+        if not start:
+            steps[0] = lr
+        elif epochs > 1:  # a later step never moves onto epoch 0: the run starts high
+            steps[max(1, min(epochs - 1, round(start * scale)))] = lr
+    start = min(epochs - 1, round(profile.pruning.start_epoch * scale))
+    end = min(epochs, max(start + 1, round(profile.pruning.end_epoch * scale)))
+    return replace(
+        profile,
+        lr_schedule=tuple(sorted(steps.items())),
+        epochs=epochs,
+        pruning=replace(profile.pruning, start_epoch=start, end_epoch=end),
+        source=f"{profile.source}; shortened to {epochs} epochs",
+    )
+
+
 PROFILES: dict[tuple[str, str], TrainingProfile] = {
     **{(d, "paper"): p for d, p in PAPER_PROFILES.items()},
     **{(d, "quick"): quick_profile(p) for d, p in PAPER_PROFILES.items()},

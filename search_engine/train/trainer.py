@@ -66,6 +66,8 @@ class TrainResult:
     stopped_at: str | None = None
     #: the epochs training was asked for (``epochs`` is what ran)
     planned_epochs: int = 0
+    #: what the model took from its parent's weights (``train.inherit``), or ``None``
+    inheritance: dict | None = None
 
 
 def set_seeds(seed: int) -> None:
@@ -293,6 +295,7 @@ def train_candidate(
     augment: bool = True,
     epoch_validation: bool = False,
     stopping: dict | None = None,
+    init: Any = None,
 ) -> TrainResult:
     """Train ``arch`` with structured pruning to ``sparsity``; a pure function of its inputs.
 
@@ -300,7 +303,9 @@ def train_candidate(
     turns augmentation off; ``epoch_validation`` also evaluates the validation split after each
     epoch (reported through ``progress``); ``stopping`` is an early-stopping plan
     (``search.fidelity.stopping_plan``): validation accuracy is measured at its rung epochs
-    and training stops at a rung below its threshold (``TrainResult.stopped_at``).
+    and training stops at a rung below its threshold (``TrainResult.stopped_at``). ``init``,
+    a parent's :class:`~search_engine.train.inherit.ParentWeights`, replaces the fresh
+    initialisation where shapes allow (``train.inherit``; ``TrainResult.inheritance``).
     Raises :class:`TrainingError` on a non-finite loss.
     """
     from search_engine.train.keras_builder import build_keras_model
@@ -315,6 +320,12 @@ def train_candidate(
     model = build_keras_model(
         arch, input_shape, dataset.num_classes, dropout=float(profile.dropout)
     )
+    inheritance = None
+    if init is not None:
+        from search_engine.train.inherit import inherit_weights
+
+        inheritance = inherit_weights(model, arch, input_shape, dataset.num_classes,
+                                      init).to_json()
     pruner = Pruner(model, arch, input_shape)
     schedule = PruningSchedule(
         sparsity, profile.pruning.start_epoch, profile.pruning.end_epoch, epochs
@@ -361,4 +372,5 @@ def train_candidate(
         rung_accuracy=dict(rungs_cb.accuracy) if rungs_cb is not None else {},
         stopped_at=rungs_cb.stopped_at if rungs_cb is not None else None,
         planned_epochs=epochs,
+        inheritance=inheritance,
     )
