@@ -1,7 +1,7 @@
 """Best feasible model against wall time: today's search, the old engine, random search.
 
     .venv/bin/python bench/search_cost.py [--dataset digits] [--budget 300] [--seeds 0 1 2]
-        [--workers 2] [--sram 20KiB] [--flash 64KiB] [--arms new old random] [--limit N]
+        [--workers 2] [--sram 20KiB] [--flash 64KiB] [--arms new old random inherit] [--limit N]
 
 Runs real searches (train with pruning, export int8, measure in TFLite Micro) with the quick
 profile and the same limits, seeds and wall budget for every arm:
@@ -10,7 +10,9 @@ profile and the same limits, seeds and wall budget for every arm:
   rungs; docs/search.md);
 * ``old``: the engine before those changes: plain aging evolution from random draws, every
   child trained in full (``references=False, early_stopping=False``);
-* ``random``: random search, every child trained in full.
+* ``random``: random search, every child trained in full;
+* ``inherit``: ``new`` with weight inheritance (children start from their parent's weights
+  and train half the profile's epochs; ``train.inherit``).
 
 No candidate starts after the budget; those still training then are stopped (they would not
 count). Prints, per arm,
@@ -55,8 +57,10 @@ ARMS = {
     "new": {"strategy": "evolution", "references": True, "early_stopping": True},
     "old": {"strategy": "evolution", "references": False, "early_stopping": False},
     "random": {"strategy": "random", "references": False, "early_stopping": False},
+    "inherit": {"strategy": "evolution", "references": True, "early_stopping": True,
+                "inheritance": True},
 }
-COLOURS = {"new": "#2456c9", "old": "#b3261e", "random": "#7a7f8c"}
+COLOURS = {"new": "#2456c9", "old": "#b3261e", "random": "#7a7f8c", "inherit": "#1b7f3b"}
 
 
 def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:

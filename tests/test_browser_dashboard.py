@@ -488,6 +488,9 @@ def test_the_page_modules_pure_functions(page):
         split: [f.splitBytes(32768), f.splitBytes(1048576), f.splitBytes(1000)],
         ok: [ok.body, ok.errors, ok.warnings], bad: Object.keys(bad.errors).sort(),
         low: low.warnings, up: up.body, high: high.warnings,
+        inherit: [s.validateSearch({...base, inheritance: true}).body.inheritance,
+                  s.validateSearch({...base, inheritance: false}).body.inheritance,
+                  'inheritance' in ok.body],
         units: [units.body.sram_bytes, units.body.flash_bytes, units.errors],
         asc: c.view(rows, {key: 'flash_bytes', direction: 'ascending'}).map(r => r.index),
         desc: c.view(rows, {key: 'flash_bytes', direction: 'descending'}).map(r => r.index),
@@ -543,6 +546,7 @@ def test_the_page_modules_pure_functions(page):
     assert result["up"]["upload"] == 7 and "dataset" not in result["up"]
     assert result["up"]["macs"] == 2500 and result["up"]["bound_error"] == 0.05
     assert result["up"]["time_budget_seconds"] == 600
+    assert result["inherit"] == [True, False, False]
     assert result["asc"] == [2, 0, 3, 1] and result["desc"] == [0, 3, 2, 1]  # missing last
     assert result["front"] == [[1, 5], [3, 1]]
     event = result["event"]

@@ -37,7 +37,9 @@ def test_create_with_defaults(web_client, project):
                               "macs": None}
     assert (body["sparsity_min"], body["sparsity_max"]) == (0.05, 0.8)
     assert body["progress"]["evaluated"] == 0 and body["in_flight_target"] == 2
+    assert body["inheritance"] is False
     search = Search.objects.get(pk=body["id"])
+    assert search.engine_state["config"]["inheritance"] is False
     assert search.engine_state["config"]["limits"]["sram_bytes"] == 6000
     # without a target the engine still minimises error, over its whole range
     assert search.engine_state["config"]["bounds"]["error"] == 1.0
@@ -49,9 +51,11 @@ def test_create_with_everything(web_client, project):
                       strategy="random", population=10, sample=10, rounds=30,
                       time_budget_seconds=600, profile="paper", sparsity_min=0.1,
                       sparsity_max=0.2, seed=7, in_flight_target=4, data_limit=300,
-                      dataset="mnist", description="d")
+                      dataset="mnist", description="d", inheritance=True)
     assert response.status_code == 201, response.content
     body = response.json()
+    assert body["inheritance"] is True
+    assert Search.objects.get(pk=body["id"]).engine_state["config"]["inheritance"] is True
     assert body["dataset"] == "mnist" and body["input_shape"] == [28, 28, 1]
     assert body["bounds"]["macs"] == 1e5 and body["macs"] == 500_000
     assert Search.objects.get(pk=body["id"]).engine_state["config"]["bounds"]["error"] == 0.2
@@ -84,6 +88,8 @@ def test_create_with_everything(web_client, project):
     ({"sparsity_min": 0.5, "sparsity_max": 0.2}, "sparsity_max"),
     ({"sparsity_max": 1.0}, "sparsity_max"),
     ({"seed": -1}, "seed"),
+    ({"inheritance": "maybe"}, "inheritance"),
+    ({"inheritance": [True]}, "inheritance"),
     ({"in_flight_target": 0}, "in_flight_target"),
     ({"in_flight_target": 1000}, "in_flight_target"),
     ({"time_budget_seconds": 0}, "time_budget_seconds"),

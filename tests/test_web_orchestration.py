@@ -372,3 +372,43 @@ def test_finalise_the_front_from_the_api(web_env):
     from nasweb.searches.worker import finalise
 
     assert finalise(search.candidates.get(index=front[0]).pk) == "skipped"
+
+
+SEEN_OPTIONS: dict[int, dict] = {}
+
+
+def inheriting_evaluate(architecture, sparsity, context, *, candidate_id):
+    """The fake evaluator, recording the plan it got and writing a weights file where the real
+    evaluator would."""
+    from search_engine.search.evaluate import weights_file
+    from tests.fake_evaluator import evaluate
+
+    SEEN_OPTIONS[candidate_id] = {k: context.options.get(k) for k in ("inherit", "weights_dir")}
+    path = weights_file(context, candidate_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"weights")
+    return evaluate(architecture, sparsity, context, candidate_id=candidate_id)
+
+
+@pytest.mark.parametrize("inheritance", [True, False])
+def test_children_get_their_parents_weights_plan(web_env, settings, inheritance):
+    settings.UNAS_EVALUATOR = "tests.test_web_orchestration:inheriting_evaluate"
+    SEEN_OPTIONS.clear()
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=8, inheritance=inheritance)
+        run_recorded(recorder)
+    search.refresh_from_db()
+    assert search.state == "finished" and search.evaluated == 8
+    folder = handlers.weights_dir(search.pk)
+    parents = dict(search.candidates.values_list("index", "parent"))
+    assert any(p is not None for p in parents.values())
+    for index, seen in SEEN_OPTIONS.items():
+        if not inheritance:
+            assert seen == {"inherit": None, "weights_dir": None}
+        elif parents[index] is None:
+            assert seen == {"inherit": None, "weights_dir": str(folder)}
+        else:
+            assert seen["inherit"] == {"parent": parents[index], "epochs_fraction": 0.5}
+    assert folder.is_dir() == inheritance
+    handlers.delete_search(search)
+    assert not folder.exists()

@@ -50,6 +50,7 @@ def search_config(search: Search) -> SearchConfig:
     return SearchConfig(limits=limits, bounds=bounds, rounds=search.rounds,
                         population=search.population, sample=search.sample,
                         strategy=search.strategy, seed=int(search.seed),
+                        inheritance=bool(search.inheritance),
                         sparsity_range=(search.sparsity_min, search.sparsity_max))
 
 

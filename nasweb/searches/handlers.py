@@ -114,13 +114,29 @@ def update_project(project: Project, **fields: Any) -> Project:
     return project
 
 
+def weights_dir(search_id: int) -> Path:
+    """Where this machine keeps a search's trained candidate weights, for children to inherit
+    (``search_engine.train.inherit``); removed with the search."""
+    return Path(settings.UNAS_WORK_DIR) / "weights" / f"search-{int(search_id)}"
+
+
+def _remove_weights_on_commit(search_ids: list[int]) -> None:
+    def remove() -> None:
+        for search_id in search_ids:
+            shutil.rmtree(weights_dir(search_id), ignore_errors=True)
+
+    transaction.on_commit(remove)
+
+
 def delete_project(project: Project) -> None:
     with transaction.atomic():
         running = list(Candidate.objects.filter(search__project=project,
                                                 state=CandidateState.RUNNING)
                        .values_list("task_id", flat=True))
+        searches = list(project.searches.values_list("pk", flat=True))
         project.delete()
         dispatch.revoke_on_commit(running)
+        _remove_weights_on_commit(searches)
 
 
 # -- searches: life cycle -------------------------------------------------------------------
@@ -213,8 +229,10 @@ def delete_search(search: Search) -> None:
     with transaction.atomic():
         running = list(Candidate.objects.filter(search=search, state=CandidateState.RUNNING)
                        .values_list("task_id", flat=True))
+        search_id = search.pk
         search.delete()
         dispatch.revoke_on_commit(running)
+        _remove_weights_on_commit([search_id])
 
 
 def _require(session: SearchSession | None, states: tuple[str, ...], action: str) -> None:
@@ -344,6 +362,8 @@ class Claim:
     attempt: int
     #: the early-stopping plan (``search_engine.search.fidelity``), or ``None``
     fidelity: dict[str, Any] | None = None
+    #: the weight-inheritance plan (``Search.inheritance_plan``), or ``None``
+    inherit: dict[str, Any] | None = None
 
 
 def claim_candidate(candidate_pk: int, worker: str, task_id: str = "",
@@ -369,7 +389,8 @@ def claim_candidate(candidate_pk: int, worker: str, task_id: str = "",
         record = engine.start(index)
         session.candidate_event("candidate.started", index)
         return Claim(candidate_pk, search_id, index, lease, record.architecture,
-                     record.sparsity, record.attempts, engine.stopping_plan(index))
+                     record.sparsity, record.attempts, engine.stopping_plan(index),
+                     engine.inheritance_plan(index))
 
 
 def heartbeat(claim: Claim, now: datetime | None = None) -> bool:

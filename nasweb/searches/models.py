@@ -138,6 +138,8 @@ class Search(models.Model):
     sparsity_min = models.FloatField()
     sparsity_max = models.FloatField()
     seed = models.BigIntegerField(default=0)
+    #: children start from their parent's trained weights (``search_engine.train.inherit``)
+    inheritance = models.BooleanField(default=False)
     in_flight_target = models.PositiveIntegerField(default=2)
     # progress
     state = models.CharField(max_length=20, choices=SearchState.choices,

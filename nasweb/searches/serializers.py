@@ -282,8 +282,8 @@ class SearchSerializer(serializers.ModelSerializer):
                   "bound_error", "bound_sram_bytes", "bound_flash_bytes", "bound_macs",
                   "limits", "bounds", "strategy", "population", "sample", "rounds",
                   "time_budget_seconds", "profile", "sparsity_min", "sparsity_max", "seed",
-                  "in_flight_target", "state", "error_message", "progress", "last_event_id",
-                  "created_at", "updated_at", "started_at", "finished_at"]
+                  "inheritance", "in_flight_target", "state", "error_message", "progress",
+                  "last_event_id", "created_at", "updated_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def get_limits(self, search: Search) -> dict[str, int | None]:
@@ -337,6 +337,9 @@ class SearchCreateSerializer(serializers.Serializer):
     sparsity_min = serializers.FloatField(min_value=0.0, max_value=0.99, required=False)
     sparsity_max = serializers.FloatField(min_value=0.0, max_value=0.99, required=False)
     seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
+    inheritance = serializers.BooleanField(
+        default=False, help_text="children start from their parent's trained weights and train "
+                                 "half the profile's epochs")
     in_flight_target = serializers.IntegerField(min_value=1, max_value=MAX_IN_FLIGHT, default=2)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

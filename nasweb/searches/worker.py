@@ -93,9 +93,14 @@ def read_artifacts(paths: Mapping[str, str]) -> dict[str, bytes]:
 
 def evaluation_context(search: Search, out_dir: str, should_stop: Any,
                        fidelity: dict[str, Any] | None = None,
-                       on_progress: Any = None) -> EvaluationContext:
+                       on_progress: Any = None,
+                       inherit: dict[str, Any] | None = None) -> EvaluationContext:
     options: dict[str, Any] = {"input_shape": list(search.input_shape),
                                "num_classes": search.num_classes, "should_stop": should_stop}
+    if search.inheritance:  # trained weights outlive the candidate's temporary folder
+        options["weights_dir"] = str(handlers.weights_dir(search.pk))
+    if inherit is not None:
+        options["inherit"] = inherit
     if on_progress is not None:
         options["on_progress"] = on_progress
     if fidelity is not None:
@@ -192,7 +197,8 @@ def evaluate(candidate_pk: int, task_id: str = "", worker: str | None = None,
             metrics, paths = evaluator(claim.architecture, claim.sparsity,
                                        evaluation_context(search, out_dir, stop.is_set,
                                                           claim.fidelity,
-                                                          progress_reporter(claim)),
+                                                          progress_reporter(claim),
+                                                          claim.inherit),
                                        candidate_id=claim.index)
             metrics = clean_metrics(metrics)
             files = read_artifacts(paths or {})

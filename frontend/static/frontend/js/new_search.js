@@ -148,7 +148,7 @@ function raw() {
     dataset: el("dataset").value, rounds: el("rounds").value, timeMinutes: el("time_budget_minutes").value,
     profile: el("profile").value, strategy: el("strategy").value, population: el("population").value,
     sample: el("sample").value, inFlight: el("in_flight_target").value, dataLimit: el("data_limit").value,
-    seed: el("seed").value,
+    seed: el("seed").value, inheritance: el("inheritance").checked,
   };
 }
 

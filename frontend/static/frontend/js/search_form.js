@@ -16,7 +16,7 @@ function positiveInteger(text, errors, field, label) {
 
 // raw: {name, sram, sramUnit, flash, flashUnit, macs, macsUnit, errorTarget, dataset,
 //       rounds, timeMinutes, profile, strategy, population, sample, inFlight, dataLimit, seed,
-//       description, project}; limits: {lowSram, lowFlash, highSram, highFlash} (bytes)
+//       inheritance (boolean), description, project}; limits: {lowSram, lowFlash, highSram, highFlash} (bytes)
 //       for warnings. SRAM/Flash typed with a unit ("20KB") go to the API as text.
 export function validateSearch(raw, limits = {}) {
   const errors = {};
@@ -108,6 +108,7 @@ export function validateSearch(raw, limits = {}) {
     if (!INTEGER.test(seedText)) errors.seed = "The seed must be a whole number (0 or more).";
     else body.seed = Number(seedText);
   }
+  if (raw.inheritance !== undefined) body.inheritance = Boolean(raw.inheritance);
   return { body, errors, warnings };
 }
 
