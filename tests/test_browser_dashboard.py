@@ -507,7 +507,11 @@ def test_the_page_modules_pure_functions(page):
           c.fidelity(c.fromRow({index: 4, state: 'done', metrics: {epochs: 30, epochs_trained: 30,
             finalised: true}})),
           c.fidelity(c.fromRow({index: 5, state: 'done', finalising: true,
-            metrics: {epochs: 8, epochs_trained: 8}}))],
+            metrics: {epochs: 8, epochs_trained: 8}})),
+          c.fidelity(c.fromRow({index: 6, state: 'done', metrics: {epochs: 4, epochs_trained: 4,
+            inheritance: {parent: 2, layers_exact: 5, layers_partial: 1, layers_fresh: 0}}})),
+          c.fidelity(c.fromRow({index: 7, state: 'done', metrics: {epochs: 8, epochs_trained: 8,
+            inheritance: {parent: 3, skipped: "the parent's weights are missing"}}}))],
         live: [c.progressText(c.fromRow({index: 1, state: 'running', progress: {stage: 'train',
                   epoch: 3, epochs: 8, samples_per_second: 1234.4}})),
                c.progressText(c.fromRow({index: 1, state: 'running',
@@ -555,7 +559,7 @@ def test_the_page_modules_pure_functions(page):
     assert event["pareto"] is True and event["feasible"] is False
     assert event["predicted_sram_bytes"] == 8000  # kept from what the API gave earlier
     assert result["fidelity"] == ["1/8 ep, stopped", "8/8 ep", "", "final, 30/30 ep",
-                                  "8/8 ep, finalising…"]
+                                  "8/8 ep, finalising…", "4/4 ep, from #2", "8/8 ep"]
     assert result["origin"] == ["reference", "mutation", "random"]
     assert result["live"] == ["epoch 3/8 · 1,234 samples/s", "converting to int8", ""]
     traces = dict(result["traces"])

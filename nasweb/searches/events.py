@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 GROUP_MESSAGE_TYPE = "search.event"  # handled by SearchEventsConsumer.search_event
 MAX_ERROR_CHARS = 500
-#: how far a candidate was trained (``search_engine.search.fidelity``), for the table
-FIDELITY_METRICS = ("epochs", "epochs_trained", "stopped_early", "finalised", "profile")
+#: how far a candidate was trained (``search_engine.search.fidelity``) and from which
+#: parent's weights (``search_engine.train.inherit``), for the table
+FIDELITY_METRICS = ("epochs", "epochs_trained", "stopped_early", "finalised", "profile",
+                    "inheritance")
 
 
 def group_name(search_id: int) -> str:

@@ -23,6 +23,8 @@ export function fromRow(row) {
   record.epochs_trained = row.metrics?.epochs_trained ?? record.epochs;
   record.stopped_early = !!row.metrics?.stopped_early;
   record.finalised = !!row.metrics?.finalised;
+  const inheritance = row.metrics?.inheritance;
+  record.inherited_from = inheritance && !inheritance.skipped ? inheritance.parent ?? null : null;
   record.progress = row.progress && Object.keys(row.progress).length ? row.progress : null;
   record.finalising = !!(row.finalising ?? row.timings?.finalise_requested_at);
   return record;
@@ -48,11 +50,13 @@ export function progressText(c) {
   return stages[p.stage] || "";
 }
 
-// Finalised candidates (retrained with the full profile): "final, 30/30 ep".
+// Finalised candidates (retrained with the full profile): "final, 30/30 ep"; a child that
+// started from its parent's weights: "4/4 ep, from #7" (weight inheritance, docs/search.md).
 export function fidelity(c) {
   if (c.state !== "done" || c.epochs_trained == null) return "";
   const of = c.epochs != null ? `/${c.epochs}` : "";
-  const text = `${c.epochs_trained}${of} ep${c.stopped_early ? ", stopped" : ""}`;
+  const from = c.inherited_from != null && !c.finalised ? `, from #${c.inherited_from}` : "";
+  const text = `${c.epochs_trained}${of} ep${c.stopped_early ? ", stopped" : ""}${from}`;
   if (c.finalised) return `final, ${text}`;
   return c.finalising ? `${text}, finalising…` : text;
 }
@@ -83,7 +87,7 @@ export const COLUMNS = [
   { key: "macs", label: "MACs", num: true, title: "Multiply-accumulates per inference" },
   { key: "params", label: "Params", num: true, title: "Parameters after pruning" },
   { key: "sparsity", label: "Sparsity", num: true, title: "Share of channels pruned" },
-  { key: "epochs_trained", label: "Trained", num: true, title: "Epochs trained of the profile's; \"stopped\": stopped early at a rung, not exported" },
+  { key: "epochs_trained", label: "Trained", num: true, title: "Epochs trained of the profile's; \"stopped\": stopped early at a rung, not exported; \"from #N\": started from candidate N's weights" },
   { key: "origin", label: "Origin", title: "reference: a hand-designed network the search starts from; mutation: a parent's child; random: drawn from the space" },
   { key: "pareto", label: "Pareto", title: "On the Pareto front" },
   { key: "feasible", label: "Fits", title: "Within your hard limits" },
