@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint bench-memory bench-forkjoin bench-train bench-search bench-search-cost bench-rank bench-web setup redis chromium screenshots clean
+.PHONY: run test lint bench-memory bench-forkjoin bench-train bench-search bench-search-cost bench-rank bench-inherit bench-web setup redis chromium screenshots clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -58,6 +58,9 @@ bench-search-cost: $(STAMP)
 
 bench-rank: $(STAMP)
 	$(PY) bench/rank_correlation.py
+
+bench-inherit: $(STAMP)
+	$(PY) bench/inherit.py
 
 bench-web: $(STAMP) redis
 	$(PY) bench/web.py
