@@ -414,3 +414,25 @@ def test_cancel_and_requeue_are_engine_events():
     assert [x.state for x in search.state.candidates] == ["done", "cancelled", "cancelled"]
     assert "finished_at" in search.state.candidates[1].timings
     assert search.evaluated == 1 and not search.in_flight()
+
+
+@pytest.mark.parametrize("make, field, text", [
+    (lambda: HardLimits(sram_bytes=0, flash_bytes=10), "limits.sram_bytes",
+     "hard limit sram_bytes: must be a positive integer (got 0)"),
+    (lambda: SoftBounds(error=-1.0), "bounds.error",
+     "soft bound error: must be a positive number (got -1.0)"),
+    (lambda: config(rounds=0), "rounds", "rounds: must be a positive integer (got 0)"),
+    (lambda: config(population=3, sample=5), "sample",
+     "sample: must not exceed population (5 > 3)"),
+    (lambda: config(strategy="grid"), "strategy", None),
+    (lambda: config(inherit_epochs=2.0), "inherit_epochs", None),
+])
+def test_config_errors_name_their_setting_as_data(make, field, text):
+    from search_engine.search import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make()
+    assert caught.value.field == field
+    assert str(caught.value).endswith(caught.value.message)
+    if text is not None:
+        assert str(caught.value) == text

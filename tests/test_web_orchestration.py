@@ -412,3 +412,15 @@ def test_children_get_their_parents_weights_plan(web_env, settings, inheritance)
     assert folder.is_dir() == inheritance
     handlers.delete_search(search)
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"sram_bytes": 0}, "sram_bytes"),
+    ({"bound_error": -0.5}, "bound_error"),
+    ({"population": 2, "sample": 3}, "sample"),
+])
+def test_create_search_names_the_refused_field(web_env, overrides, field):
+    with pytest.raises(handlers.HandlerError) as caught:
+        make_search(**overrides)
+    assert caught.value.field == field and ": " not in caught.value.message
+    assert Search.objects.count() == 0

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from search_engine.search import SearchError
+from search_engine.search import ConfigError, SearchError
 
 from . import dispatch
 from .engine import search_config
@@ -141,6 +141,14 @@ def delete_project(project: Project) -> None:
 
 # -- searches: life cycle -------------------------------------------------------------------
 
+#: engine setting (``ConfigError.field``) -> the API field a user typed it in
+CONFIG_FIELDS = {
+    "limits.sram_bytes": "sram_bytes", "limits.flash_bytes": "flash_bytes",
+    "limits.macs": "macs", "bounds.error": "bound_error",
+    "bounds.sram_bytes": "bound_sram_bytes", "bounds.flash_bytes": "bound_flash_bytes",
+    "bounds.macs": "bound_macs",
+}
+
 
 def create_search(project: Project, **fields: Any) -> Search:
     """A new search row with its engine state; a worker starts it (state ``queued``)."""
@@ -148,9 +156,10 @@ def create_search(project: Project, **fields: Any) -> Search:
         search = Search(project=project, **fields)
         try:
             config = search_config(search)
+        except ConfigError as exc:  # the setting it concerns is data, not parsed from text
+            raise HandlerError(exc.message, CONFIG_FIELDS.get(exc.field, exc.field)) from None
         except ValueError as exc:
-            field, _, message = str(exc).partition(": ")
-            raise HandlerError(message or str(exc), field if message else None) from None
+            raise HandlerError(str(exc)) from None
         search.save()
         with locked_search(search.pk) as session:
             session.create_engine(config)

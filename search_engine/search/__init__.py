@@ -1,6 +1,7 @@
 """The search: random scalarisation, aging evolution / random search, Pareto front, stores."""
 
 from .engine import PrecheckResult, Search, SearchError, always_fits
+from .errors import ConfigError
 from .objectives import (
     OBJECTIVES,
     HardLimits,
@@ -14,7 +15,7 @@ from .state import CandidateRecord, SearchConfig, SearchState
 from .store import JsonFileStore, MemoryStore
 
 __all__ = [
-    "OBJECTIVES", "CandidateRecord", "HardLimits", "JsonFileStore", "MemoryStore",
+    "OBJECTIVES", "CandidateRecord", "ConfigError", "HardLimits", "JsonFileStore", "MemoryStore",
     "PrecheckResult", "Search", "SearchConfig", "SearchError", "SearchState", "SoftBounds",
     "always_fits", "dominates", "hypervolume", "objective_values", "pareto_front",
     "sample_coefficients", "scalarise",

@@ -20,6 +20,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from .errors import ConfigError
+
 #: Objective names. ``sram_bytes`` and ``flash_bytes`` are what the device needs: the measured
 #: TFLM arena and the ``.tflite`` size once a candidate is exported (see ``objective_values``).
 OBJECTIVES: tuple[str, ...] = ("error", "sram_bytes", "flash_bytes", "macs")
@@ -41,7 +43,8 @@ class SoftBounds:
         for name, value in self.as_dict().items():
             if value is not None and not (isinstance(value, int | float) and value > 0
                                           and math.isfinite(value)):
-                raise ValueError(f"soft bound {name}: must be a positive number (got {value!r})")
+                raise ConfigError(f"bounds.{name}", f"must be a positive number (got {value!r})",
+                                  label=f"soft bound {name}")
 
     def as_dict(self) -> dict[str, float | None]:
         return {name: getattr(self, name) for name in OBJECTIVES}
@@ -72,7 +75,8 @@ class HardLimits:
             if value is None and name == "macs":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"hard limit {name}: must be a positive integer (got {value!r})")
+                raise ConfigError(f"limits.{name}", f"must be a positive integer (got {value!r})",
+                                  label=f"hard limit {name}")
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .errors import ConfigError
 from .objectives import HardLimits, SoftBounds
 
 STRATEGIES = ("evolution", "random")
@@ -52,7 +53,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         def positive_int(name: str, value: object) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be a positive integer (got {value!r})")
+                raise ConfigError(name, f"must be a positive integer (got {value!r})")
 
         positive_int("rounds", self.rounds)
         positive_int("population", self.population)
@@ -60,26 +61,26 @@ class SearchConfig:
         positive_int("max_rejections", self.max_rejections)
         positive_int("eta", self.eta)
         if self.eta < 2:
-            raise ValueError(f"eta: must be at least 2 (got {self.eta})")
+            raise ConfigError("eta", f"must be at least 2 (got {self.eta})")
         if not all(isinstance(f, int | float) and 0.0 < f < 1.0 for f in self.rung_fractions):
-            raise ValueError("rung_fractions: each must be between 0 and 1 "
-                             f"(got {list(self.rung_fractions)})")
+            raise ConfigError("rung_fractions", "each must be between 0 and 1 "
+                              f"(got {list(self.rung_fractions)})")
         if (isinstance(self.inherit_epochs, bool)
                 or not isinstance(self.inherit_epochs, int | float)
                 or not 0.0 < self.inherit_epochs <= 1.0):
-            raise ValueError("inherit_epochs: must be a fraction of the profile's epochs in "
-                             f"(0, 1] (got {self.inherit_epochs!r})")
+            raise ConfigError("inherit_epochs", "must be a fraction of the profile's epochs in "
+                              f"(0, 1] (got {self.inherit_epochs!r})")
         if self.sample > self.population:
-            raise ValueError(
-                f"sample: must not exceed population ({self.sample} > {self.population})")
+            raise ConfigError(
+                "sample", f"must not exceed population ({self.sample} > {self.population})")
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)} "
-                             f"(got {self.strategy!r})")
+            raise ConfigError("strategy", f"must be one of {', '.join(STRATEGIES)} "
+                              f"(got {self.strategy!r})")
         lo, hi = self.sparsity_range
         if not 0.0 <= lo <= hi < 1.0:
-            raise ValueError(f"sparsity_range: need 0 <= low <= high < 1 (got {lo}, {hi})")
+            raise ConfigError("sparsity_range", f"need 0 <= low <= high < 1 (got {lo}, {hi})")
         if not self.bounds.active():
-            raise ValueError("bounds: at least one objective needs a bound")
+            raise ConfigError("bounds", "at least one objective needs a bound")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
