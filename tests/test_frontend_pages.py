@@ -97,6 +97,18 @@ def test_user_text_is_escaped_in_pages(client, owned):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
 
+def test_the_empty_plot_promises_nothing_untrue(client, owned):
+    """The empty trade-off plot said candidates appear "usually within a minute": on MNIST the
+    first one takes minutes. It says what comes first and where progress shows instead."""
+    user, _, search, _ = owned
+    client.force_login(user)
+    body = client.get(f"/searches/{search.pk}/").content.decode()
+    empty = re.search(r'<p id="pareto-empty".*?</p>', body, re.S).group(0)
+    text = " ".join(re.sub(r"<[^>]+>", " ", empty).split())
+    assert "within a minute" not in text
+    assert "reference networks" in text and "Candidates table" in text
+
+
 def test_sign_in_goes_back_only_to_local_pages(client):
     assert 'data-next="/projects/1/"' in client.get("/signin/?next=/projects/1/").content.decode()
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
