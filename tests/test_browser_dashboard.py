@@ -253,6 +253,24 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
     assert Path(info.value.path()).read_bytes()[4:8] == b"TFL3"
 
 
+def test_the_diagram_names_a_pool_by_what_it_leaves(page):
+    """The space's "global" P×P pool (stride P) left 2×2×61 under the title "Global max pool
+    4×4"; global only where it leaves 1×1, otherwise named by its window and stride."""
+    page.goto("/")
+    drawn = page.evaluate("""async () => {
+      const a = await import('/static/frontend/js/archdiagram.js');
+      const draw = (pooling, out) => [...a.architectureSvg({blocks: [], pooling, dense: []},
+          null, [{name: 'pool', output_shape: out}], [8, 8, 1], 10)
+        .querySelectorAll('g.node text')].map((t) => t.textContent);
+      return [draw({kind: 'max', size: 4}, [2, 2, 61]), draw({kind: 'avg', size: 2}, [1, 1, 8]),
+              draw({kind: 'max', size: 3}, [1, 1, 4])];
+    }""")
+    assert "Max pool 4×4, stride 4" in drawn[0] and "→ 2×2×61" in drawn[0]
+    assert not any("Global" in t for t in drawn[0]), drawn[0]
+    assert "Global average pool" in drawn[1]
+    assert "Global max pool" in drawn[2]
+
+
 def test_finalise_the_front_from_the_dashboard_and_download_the_finalised_best(page):
     """'Best so far' offers the most accurate feasible model's header; after 'Finalise the
     front' it offers the most accurate *finalised* one, marked as such, and the file is that

@@ -27,6 +27,16 @@ export function stagesOf(arch) {
   return stages;
 }
 
+// The space's "global" pooling is a P×P pool with stride P: global only where it leaves 1×1
+// (outputShape: height, width, channels), otherwise named by its window.
+export function poolTitle(pooling, outputShape) {
+  const kind = pooling.kind === "avg" ? "average" : "max";
+  const spatial = Array.isArray(outputShape) ? outputShape.slice(0, -1) : [];
+  if (spatial.length && spatial.every((d) => d === 1)) return `Global ${kind} pool`;
+  const p = pooling.size;
+  return `${kind === "max" ? "Max" : "Average"} pool ${p}×${p}, stride ${p}`;
+}
+
 function layerText(layer, pruned) {
   const kind = layer.kind === "depthwise" ? "Depthwise" : layer.kind === "1x1" ? "1×1 conv" : "Conv";
   const k = layer.kind === "1x1" ? "" : ` ${layer.kernel}×${layer.kernel}`;
@@ -126,7 +136,7 @@ export function architectureSvg(arch, pruned, ops, inputShape, classes, { minWid
 
   const tail = [];
   const pool = byName.get("pool");
-  if (arch.pooling && pool) tail.push([`Global ${arch.pooling.kind} pool ${arch.pooling.size}×${arch.pooling.size}`, `→ ${shape(pool.output_shape)}`, COLORS.pool]);
+  if (arch.pooling && pool) tail.push([poolTitle(arch.pooling, pool.output_shape), `→ ${shape(pool.output_shape)}`, COLORS.pool]);
   const flat = byName.get("flatten");
   if (flat) tail.push(["Flatten", `→ ${shape(flat.output_shape)}`, COLORS.pool]);
   (arch.dense || []).forEach((d, i) => {
