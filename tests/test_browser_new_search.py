@@ -112,3 +112,16 @@ def test_data_sets_that_are_not_installed_say_how_to_install_them(page):
     expect(hint).to_contain_text("Upload a data set")
     options = page.locator("#dataset option").all_inner_texts()
     assert not any("null" in text for text in options), options
+
+
+def test_the_projects_page_says_how_to_install_missing_data_sets(page):
+    """The new-project form listed CIFAR-10 as a bare "(not installed)"; it gives the same
+    hint as the new-search form: which files go where."""
+    sign_up(page)  # lands on the projects page
+    hint = page.locator("#dataset-install")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("Not installed on this server: ")
+    expect(hint).to_contain_text(re.compile(r"cifar10 \(put [^)]*data_batch_1"))
+    expect(hint).to_contain_text("upload your own data on the new-search form")
+    expect(page.locator("#dataset option[value=cifar10]")).to_be_disabled()
+    expect(page.locator("#dataset")).to_have_value("digits")

@@ -1,6 +1,7 @@
 // The new-search form: presets, data sets and uploads, inline validation, then POST /api/searches/.
 import { api, ApiError, urls } from "./api.js";
 import { clearErrors, h, showErrors } from "./dom.js";
+import { installHint } from "./datasets.js";
 import { bytes, splitBytes } from "./format.js";
 import { FIELD_IDS, validateSearch } from "./search_form.js";
 
@@ -69,21 +70,17 @@ async function loadDatasets(select) {
   const current = select || list.value;
   list.replaceChildren();
   const server = h("optgroup", { label: "On this server" });
-  const missing = [];
   for (const d of data.server) {
     const classes = d.num_classes != null ? `, ${d.num_classes} classes` : "";
     const shape = d.input_shape ? ` (${d.input_shape.join("×")}${classes})` : "";
-    if (!d.available && d.install) missing.push(d);
     const option = h("option", { value: d.name, text: `${d.name}${shape}${d.available ? "" : ": not installed"}` });
     option.disabled = !d.available;
     server.append(option);
   }
   list.append(server);
-  el("dataset-install").replaceChildren(...(missing.length ? [
-    h("span", { text: "Not installed on this server: " }),
-    ...missing.flatMap((d, i) => [i ? "; " : "", h("b", { text: d.name }), ` (${d.install})`]),
-    ". Then reload this page, or upload your data below (“Upload a data set…”)."] : []));
-  el("dataset-install").hidden = !missing.length;
+  const hint = installHint(data.server, "Then reload this page, or upload your data below (“Upload a data set…”).");
+  el("dataset-install").replaceChildren(...hint);
+  el("dataset-install").hidden = !hint.length;
   if (data.uploads.length) {
     const mine = h("optgroup", { label: "Your uploads" });
     for (const u of data.uploads) {

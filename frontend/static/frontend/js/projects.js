@@ -1,6 +1,7 @@
 // Projects list and the new-project form.
 import { api, apiAll, ApiError, urls } from "./api.js";
 import { clearErrors, h, showErrors } from "./dom.js";
+import { installHint } from "./datasets.js";
 import { when } from "./format.js";
 
 const list = document.getElementById("project-list");
@@ -34,11 +35,14 @@ async function loadDatasets() {
     for (const d of data.server) {
       const classes = d.num_classes != null ? `, ${d.num_classes} classes` : "";
       const shape = d.input_shape ? ` · ${d.input_shape.join("×")}${classes}` : "";
-      const option = h("option", { value: d.name, text: `${d.name}${shape}${d.available ? "" : " (not installed)"}` });
+      const option = h("option", { value: d.name, text: `${d.name}${shape}${d.available ? "" : ": not installed"}` });
       option.disabled = !d.available;
       select.append(option);
     }
     select.value = "digits";
+    const hint = installHint(data.server, "Then reload this page, or upload your own data on the new-search form.");
+    document.getElementById("dataset-install").replaceChildren(...hint);
+    document.getElementById("dataset-install").hidden = !hint.length;
   } catch (error) {
     // keep the built-in default
   }
