@@ -584,3 +584,33 @@ def test_the_page_modules_pure_functions(page):
     assert traces["Stopped early"] == "1"  # drawn apart, not among the trained candidates
     assert traces["Pareto front"] == "0,2" and traces["Over a limit"] == ""
     assert traces["Reference network"] == "0"  # ringed where it lies
+
+
+def test_sizes_typed_with_a_unit_are_checked_for_plausibility_too(page):
+    """format.js parseSize reads sizes as the API and the CLI do; search_form.js warned about
+    implausible sizes only when typed as a number beside the unit menu, never as "32 MiB"."""
+    page.goto("/")
+    result = page.evaluate("""async () => {
+      const f = await import('/static/frontend/js/format.js');
+      const s = await import('/static/frontend/js/search_form.js');
+      const base = {project: 1, name: 'n', sram: '32', sramUnit: 'KiB', flash: '512',
+        flashUnit: 'KiB', dataset: 'digits', rounds: '20', population: '8', sample: '3'};
+      const limits = {lowSram: 8192, lowFlash: 8192, highSram: 16 * 1048576,
+        highFlash: 64 * 1048576};
+      const check = (fields) => s.validateSearch({...base, ...fields}, limits);
+      return {
+        sizes: ['4KB', '4 KiB', '1.5MiB', '512', '2 mb', '64 XB', '0.5B', '-3KB', '1.5B', '']
+          .map(f.parseSize),
+        high: [check({sram: '32 MiB'}).warnings, check({sram: '32 MiB'}).body.sram_bytes],
+        low: check({flash: '500B'}).warnings, fine: check({sram: '20KB', flash: '1 MiB'}).warnings,
+        unknown: [check({sram: '64 XB'}).warnings, check({sram: '64 XB'}).errors],
+      };
+    }""")
+    sizes = result["sizes"]
+    assert sizes[:5] == [4000, 4096, 1572864, 512, 2_000_000]  # the CLI's units
+    assert all(math.isnan(v) for v in sizes[5:]), sizes
+    warnings, body = result["high"]
+    assert "than any microcontroller has" in warnings["sram_bytes"] and body == "32 MiB"
+    assert "Only 500 B" in result["low"]["flash_bytes"]
+    assert result["fine"] == {}
+    assert result["unknown"] == [{}, {}]  # the API's message for this field comes instead

@@ -125,3 +125,26 @@ def test_the_projects_page_says_how_to_install_missing_data_sets(page):
     expect(hint).to_contain_text("upload your own data on the new-search form")
     expect(page.locator("#dataset option[value=cifar10]")).to_be_disabled()
     expect(page.locator("#dataset")).to_have_value("digits")
+
+
+def test_implausible_limits_typed_with_a_unit_are_warned_about_here_and_after_the_start(page):
+    """A size typed with its unit ("64 MiB") skipped the form's plausibility warning, and the
+    API's warnings were dropped with the redirect: the form warns as it does for the number
+    field, and the dashboard shows what the API said once."""
+    sign_up(page)
+    project = new_project(page)
+    page.goto(f"/projects/{project}/new-search/")
+    page.wait_for_function("document.querySelectorAll('#preset option').length > 1")
+    page.locator("#sram_bytes").fill("64 MiB")
+    expect(page.locator("#sram_bytes-warning")).to_contain_text("than any microcontroller has")
+    page.get_by_role("button", name="Start search").click()
+    page.wait_for_url(re.compile(r"/searches/\d+/$"))
+    warning = page.locator("#search-warnings")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("64 MiB of SRAM is more than any microcontroller has")
+    [created] = _searches(page, project)
+    assert created["sram_bytes"] == 64 * 1024 * 1024
+    page.reload()  # shown once: the search page itself stays as it is
+    page.wait_for_selector("#dashboard[data-ready='1']")
+    expect(warning).to_be_hidden()
+    api(page, "POST", f"/api/searches/{created['id']}/cancel/")

@@ -276,8 +276,24 @@ setInterval(() => {
   if (s && s.state === "running") { s.progress.elapsed_seconds += 1; schedule("progress"); }
 }, 1000);
 
+// The API's warnings when this search was created (new_search.js keeps them across the
+// redirect): limits no microcontroller has, shown until the page is left.
+function showCreatedWarnings() {
+  const key = `unas.search-warnings.${searchId}`;
+  let messages = [];
+  try {
+    messages = JSON.parse(sessionStorage.getItem(key) || "[]");
+    sessionStorage.removeItem(key);
+  } catch { return; }
+  if (!Array.isArray(messages) || !messages.length) return;
+  const box = el("search-warnings");
+  box.replaceChildren(h("b", { text: "Check the limits: " }), messages.map(String).join(" "));
+  box.hidden = false;
+}
+
 // -- start ------------------------------------------------------------------------------
 async function start() {
+  showCreatedWarnings();
   try {
     await refreshSearch();
     renderLimits();

@@ -59,6 +59,20 @@ export function toBytes(value, unit) {
   return Math.round(Number(text) * factor);
 }
 
+// Parse a size with its own unit, as the API and the CLI read it (search_engine/cli/units.py):
+// "4KB" -> 4000, "4 KiB" -> 4096, "1.5MiB", "512" (bytes); NaN for anything it refuses.
+const SIZE = /^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$/;
+const SIZE_UNITS = { "": 1, b: 1, kb: 1000, kib: KIB, mb: 1000 ** 2, mib: MIB };
+
+export function parseSize(text) {
+  const match = SIZE.exec(String(text ?? ""));
+  const factor = match ? SIZE_UNITS[match[2].toLowerCase()] : undefined;
+  if (!factor) return NaN;
+  const value = Number(match[1]) * factor;
+  if (!Number.isFinite(value) || value < 1 || Math.abs(value - Math.round(value)) > 1e-6) return NaN;
+  return Math.round(value);
+}
+
 // The best unit to show a byte count in the form.
 export function splitBytes(n) {
   if (n % MIB === 0 && n >= MIB) return [n / MIB, "MiB"];

@@ -166,6 +166,16 @@ function openDetailsOf(errors) {
   }
 }
 
+// The API's warnings about the new search's limits (field -> messages) would be lost with
+// the redirect: the dashboard shows them once (dashboard.js, showCreatedWarnings).
+function keepWarnings(search) {
+  const messages = Object.values(search.warnings || {}).flat().filter(Boolean);
+  if (!messages.length) return;
+  try {
+    sessionStorage.setItem(`unas.search-warnings.${search.id}`, JSON.stringify(messages));
+  } catch { /* storage off: the form showed its own warnings already */ }
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(form);
@@ -181,6 +191,7 @@ form.addEventListener("submit", async (event) => {
   button.textContent = "Starting…";
   try {
     const search = await api(urls.searches, { method: "POST", body });
+    keepWarnings(search);
     location.assign(`/searches/${search.id}/`);
   } catch (error) {
     button.disabled = false;

@@ -1,6 +1,6 @@
 // The new-search form's rules, without the DOM: raw field values in, the API payload and
 // per-field messages out. Upper bounds are left to the API (its messages are shown the same way).
-import { bytes, toBytes } from "./format.js";
+import { bytes, parseSize, toBytes } from "./format.js";
 
 const INTEGER = /^\d+$/;
 const NUMBER = /^\d+(?:[.,]\d+)?$/;
@@ -14,10 +14,25 @@ function positiveInteger(text, errors, field, label) {
   return number;
 }
 
+function sizeWarning(field, label, n, limits) {
+  const low = field === "sram_bytes" ? limits.lowSram : limits.lowFlash;
+  const high = field === "sram_bytes" ? limits.highSram : limits.highFlash;
+  if (low && n < low) {
+    return field === "sram_bytes"
+      ? `Only ${bytes(n)}: TFLite Micro needs a few KiB for itself, so few models will fit.`
+      : `Only ${bytes(n)}: a .tflite file has about 1 KiB of structure besides the weights.`;
+  }
+  if (high && n > high) {
+    return `${bytes(n)} is more ${label} than any microcontroller has (at most about ${bytes(high)}); check the unit.`;
+  }
+  return "";
+}
+
 // raw: {name, sram, sramUnit, flash, flashUnit, macs, macsUnit, errorTarget, dataset,
 //       rounds, timeMinutes, profile, strategy, population, sample, inFlight, dataLimit, seed,
 //       inheritance (boolean), description, project}; limits: {lowSram, lowFlash, highSram, highFlash} (bytes)
-//       for warnings. SRAM/Flash typed with a unit ("20KB") go to the API as text.
+//       for warnings. SRAM/Flash typed with a unit ("20KB") go to the API as text (and are
+//       warned about like the others when they parse).
 export function validateSearch(raw, limits = {}) {
   const errors = {};
   const warnings = {};
@@ -38,24 +53,21 @@ export function validateSearch(raw, limits = {}) {
       errors[field] = `${label} must be at least 1 byte, not ${text}${/[a-z]/i.test(text) ? "" : ` ${unit}`}.`;
       continue;
     }
+    let n;
     if (!NUMBER.test(text)) {
       // A size with its own unit ("20KB", "20 KiB") or anything else: the API parses it with
-      // the CLI's parser and answers with the exact message for this field.
+      // the CLI's parser and answers with the exact message for this field. What parses here
+      // the same way is still checked for plausibility.
       body[field] = text;
-      continue;
+      n = parseSize(text);
+      if (!(n >= 1)) continue;
+    } else {
+      n = toBytes(text, unit);
+      if (!(n >= 1)) { errors[field] = `${label} must be at least 1 byte, not ${text} ${unit}.`; continue; }
+      body[field] = n;
     }
-    const n = toBytes(text, unit);
-    if (!(n >= 1)) { errors[field] = `${label} must be at least 1 byte, not ${text} ${unit}.`; continue; }
-    body[field] = n;
-    const low = field === "sram_bytes" ? limits.lowSram : limits.lowFlash;
-    const high = field === "sram_bytes" ? limits.highSram : limits.highFlash;
-    if (low && n < low) {
-      warnings[field] = field === "sram_bytes"
-        ? `Only ${bytes(n)}: TFLite Micro needs a few KiB for itself, so few models will fit.`
-        : `Only ${bytes(n)}: a .tflite file has about 1 KiB of structure besides the weights.`;
-    } else if (high && n > high) {
-      warnings[field] = `${bytes(n)} is more ${label} than any microcontroller has (at most about ${bytes(high)}); check the unit.`;
-    }
+    const warning = sizeWarning(field, label, n, limits);
+    if (warning) warnings[field] = warning;
   }
 
   const macsText = String(raw.macs ?? "").trim();
