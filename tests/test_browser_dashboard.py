@@ -614,3 +614,25 @@ def test_sizes_typed_with_a_unit_are_checked_for_plausibility_too(page):
     assert "Only 500 B" in result["low"]["flash_bytes"]
     assert result["fine"] == {}
     assert result["unknown"] == [{}, {}]  # the API's message for this field comes instead
+
+
+def test_a_search_that_ended_at_once_shows_no_elapsed_time(page):
+    """search_progress.js: a search that failed (or paused) before it ran a second said "0 s
+    elapsed"; a running one counts from 0 s."""
+    page.goto("/")
+    texts = page.evaluate("""async () => {
+      const p = await import('/static/frontend/js/search_progress.js');
+      const search = (state, elapsed, extra = {}) => p.progressTexts({state, progress: {
+        evaluated: 2, rounds: 8, running: 0, queued: 0, rejected: 0, elapsed_seconds: elapsed,
+        ...extra}});
+      return [search('failed', 0.3), search('failed', 0), search('failed', 12.4),
+              search('cancelled', 75), search('running', 0), search('paused', 0),
+              search('queued', 0, {evaluated: 0}), search('running', 3, {running: 2})]
+        .map((t) => [t.label, t.extra]);
+    }""")
+    assert texts[0] == ["2 of 8 candidates trained", ""]
+    assert texts[1][1] == "" and texts[2][1] == "12 s in all"
+    assert texts[3][1] == "1 min 15 s in all"
+    assert texts[4][1] == "0 s elapsed" and texts[5][1] == ""
+    assert texts[6] == ["0 of 8 candidates trained", "Waiting for a worker to start the search…"]
+    assert texts[7][1] == "2 training now · 3 s elapsed"

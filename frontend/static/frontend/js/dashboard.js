@@ -5,16 +5,16 @@
 // the plot keeps the user's zoom (Plotly uirevision) and the table its sort and filters.
 import { api, ApiError, urls } from "./api.js";
 import { h, toast } from "./dom.js";
-import { bytes, compact, duration, pct, STATE_LABELS } from "./format.js";
+import { bytes, compact, pct, STATE_LABELS } from "./format.js";
 import { fromEvent, fromRow, isTrained } from "./candidates.js";
 import { CONFIG, hypervolumeFigure, paretoFigure, plotly } from "./charts.js";
 import { LiveSearch } from "./live.js";
+import { ACTIVE, progressTexts } from "./search_progress.js";
 import { CandidateTable } from "./table.js";
 
 const root = document.getElementById("dashboard");
 const searchId = Number(root.dataset.search);
 const el = (id) => document.getElementById(id);
-const ACTIVE = ["queued", "running", "paused"];
 
 const state = {
   search: null,
@@ -62,16 +62,9 @@ function renderProgress() {
   root.dataset.state = s.state;
   el("progress").max = Math.max(1, p.rounds);
   el("progress").value = Math.min(p.evaluated, p.rounds);
-  el("progress-label").textContent = `${p.evaluated} of ${p.rounds} candidates trained`;
-  const extra = [];
-  if (p.running) extra.push(`${p.running} training now`);
-  if (p.queued) extra.push(`${p.queued} waiting for a worker`);
-  if (p.rejected) extra.push(`${p.rejected} skipped before training (too big)`);
-  // a search that ended before running shows no "0 s elapsed"
-  if (p.elapsed_seconds != null && (p.elapsed_seconds > 0 || s.state === "running")) {
-    extra.push(`${duration(p.elapsed_seconds)} ${ACTIVE.includes(s.state) ? "elapsed" : "in all"}`);
-  }
-  el("progress-extra").textContent = extra.join(" · ");
+  const texts = progressTexts(s);
+  el("progress-label").textContent = texts.label;
+  el("progress-extra").textContent = texts.extra;
   const error = el("search-error");
   error.hidden = !s.error_message;
   error.textContent = s.error_message || "";
@@ -80,9 +73,6 @@ function renderProgress() {
   el("cancel").disabled = !ACTIVE.includes(s.state);
   el("finalise").disabled = ["queued", "running"].includes(s.state) || !state.candidates.size
     || ![...state.candidates.values()].some((c) => c.pareto && c.feasible && !c.finalised);
-  if (s.state === "queued" && !p.evaluated) {
-    el("progress-extra").textContent = "Waiting for a worker to start the search…";
-  }
 }
 
 function renderLimits() {
