@@ -48,6 +48,7 @@ def fake_evaluator_with_header(architecture: dict, sparsity: float, context: Any
     from search_engine.export.header import render_c_header
     from tests.fake_evaluator import evaluate
 
+    hold_while_training(context)
     metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
     if "tflite" not in files:  # stopped early at a rung: nothing exported
         return metrics, files
@@ -58,6 +59,30 @@ def fake_evaluator_with_header(architecture: dict, sparsity: float, context: Any
                              class_names=["sine"])
     (out / "model.h").write_text(header, encoding="ascii")
     return metrics, {"tflite": str(out / "model.tflite"), "header": str(out / "model.h")}
+
+
+#: the progress event a held evaluation reports (as the trainer does at an epoch's end)
+HELD_PROGRESS = {"stage": "train", "epoch": 2, "epochs": 8, "seconds": 5.0,
+                 "samples_per_second": 1234.0}
+
+
+def hold_while_training(context: Any, timeout: float = 20.0) -> bool:
+    """For tests of live progress: when ``$UNAS_FAKE_HOLD_DIR/hold-seed-<seed>`` exists (the
+    search's seed), report ``HELD_PROGRESS`` and wait, as a candidate in the middle of its
+    training, until ``release-seed-<seed>`` appears there, the lease is lost or ``timeout``
+    seconds have passed. ``True`` when it held."""
+    folder = os.environ.get("UNAS_FAKE_HOLD_DIR")
+    if not folder or not (Path(folder) / f"hold-seed-{context.seed}").exists():
+        return False
+    on_progress = context.options.get("on_progress")
+    if on_progress is not None:
+        on_progress(dict(HELD_PROGRESS))
+    release = Path(folder) / f"release-seed-{context.seed}"
+    should_stop = context.options.get("should_stop") or (lambda: False)
+    deadline = time.monotonic() + timeout
+    while not release.exists() and not should_stop() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return True
 
 
 def free_port() -> int:

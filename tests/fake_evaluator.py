@@ -36,7 +36,8 @@ def evaluate(architecture, sparsity, context, *, candidate_id):
     if on_progress is not None:  # as the trainer reports each epoch
         for epoch in range(1, 3):
             on_progress({"stage": "train", "epoch": epoch, "epochs": FAKE_EPOCHS,
-                         "samples_per_second": 1000.0 * epoch, "loss": float("nan")})
+                         "seconds": 0.1, "samples_per_second": 1000.0 * epoch,
+                         "loss": float("nan")})
     plan = context.options.get("fidelity")
     if plan is not None:
         from search_engine.train.trainer import rung_steps

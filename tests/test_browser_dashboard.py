@@ -23,6 +23,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from frontend.testing import (  # noqa: E402
     HEADER_EVALUATOR,
+    HELD_PROGRESS,
     AppStack,
     ConsoleWatch,
     browser,
@@ -47,9 +48,12 @@ def app(tmp_path_factory):
 
     if not redis_answers(settings.REDIS_URL):
         pytest.skip(f"no Redis at {settings.REDIS_URL} (make test starts one)")
-    with AppStack(tmp_path_factory.mktemp("browser"), evaluator=HEADER_EVALUATOR,
-                  redis_url=settings.REDIS_URL, concurrency=2,
-                  extra_env={"UNAS_FAKE_SECONDS": FAKE_SECONDS}) as stack:
+    folder = tmp_path_factory.mktemp("browser")
+    hold = folder / "hold"  # frontend.testing.hold_while_training: held candidates
+    hold.mkdir()
+    with AppStack(folder, evaluator=HEADER_EVALUATOR, redis_url=settings.REDIS_URL,
+                  concurrency=2, extra_env={"UNAS_FAKE_SECONDS": FAKE_SECONDS,
+                                            "UNAS_FAKE_HOLD_DIR": str(hold)}) as stack:
         yield stack
 
 
@@ -251,6 +255,32 @@ def test_sign_up_create_a_search_from_a_preset_watch_it_live_and_take_the_header
     with page.expect_download() as info:
         page.get_by_role("link", name="Download .tflite").click()
     assert Path(info.value.path()).read_bytes()[4:8] == b"TFL3"
+
+
+def test_a_running_candidate_shows_its_epoch_and_time_left(page, app):
+    """The evaluator reports an epoch's end (as the trainer does: epoch, epochs, seconds per
+    epoch, samples/s) and goes on training; the running row shows it live, with the time left
+    at that pace, and drops it once the candidate is done."""
+    hold = Path(app.env["UNAS_FAKE_HOLD_DIR"])
+    seed = 9000 + uuid.uuid4().int % 100_000  # this search's candidates only
+    (hold / f"hold-seed-{seed}").touch()
+    try:
+        sign_up(page)
+        search = new_search(page, new_project(page), rounds=1, population=1, sample=1,
+                            in_flight_target=1, seed=seed)
+        page.goto(f"/searches/{search}/")
+        expect(page.locator("#conn")).to_have_text("Live")
+        left = (HELD_PROGRESS["epochs"] - HELD_PROGRESS["epoch"]) * HELD_PROGRESS["seconds"]
+        live = page.locator("#candidates tbody tr[data-index='0'] .live-progress")
+        expect(live).to_have_text(f"epoch 2/8 · 1,234 samples/s · about {left:.0f} s left")
+        expect(page.locator("#candidates tbody tr[data-index='0'] td:nth-child(3)")
+               ).to_contain_text("Running")
+    finally:
+        (hold / f"release-seed-{seed}").touch()
+    wait_finished(page)
+    expect(page.locator("#candidates tbody tr[data-index='0'] td:nth-child(3)")
+           ).to_have_text("Done")
+    expect(live).to_have_count(0)
 
 
 def test_the_diagram_names_a_pool_by_what_it_leaves(page):
@@ -636,3 +666,20 @@ def test_a_search_that_ended_at_once_shows_no_elapsed_time(page):
     assert texts[4][1] == "0 s elapsed" and texts[5][1] == ""
     assert texts[6] == ["0 of 8 candidates trained", "Waiting for a worker to start the search…"]
     assert texts[7][1] == "2 training now · 3 s elapsed"
+
+
+def test_live_progress_gives_the_time_left_at_the_last_epochs_pace(page):
+    """candidates.js progressText: the epochs to go times the trainer's seconds per epoch."""
+    page.goto("/")
+    live = page.evaluate("""async () => {
+      const c = await import('/static/frontend/js/candidates.js');
+      const running = (progress) => c.progressText(c.fromRow({index: 1, state: 'running',
+        progress}));
+      return [running({stage: 'train', epoch: 3, epochs: 8, seconds: 5,
+                       samples_per_second: 1234.4}),
+              running({stage: 'train', epoch: 2, epochs: 10, seconds: 20}),
+              running({stage: 'train', epoch: 8, epochs: 8, seconds: 5}),
+              running({stage: 'train', epoch: 3, epochs: 8})];
+    }""")
+    assert live == ["epoch 3/8 · 1,234 samples/s · about 25 s left",
+                    "epoch 2/10 · about 2 min 40 s left", "epoch 8/8", "epoch 3/8"]

@@ -1,5 +1,6 @@
 // Candidates as the pages keep them: one flat record per candidate, built from API rows
 // (candidate list/detail) or from websocket event summaries, which carry the same values.
+import { duration } from "./format.js";
 
 const METRICS = ["val_accuracy", "test_accuracy", "test_accuracy_int8", "params", "model_size_bytes",
   "tflite_bytes", "macs", "peak_memory_bytes", "tflm_arena_bytes", "evaluation_seconds"];
@@ -36,21 +37,25 @@ export function origin(row) {
   return row.parent != null ? "mutation" : "random";
 }
 
-// "8/8 epochs", "1/8 epochs, stopped early" (multi-fidelity: see docs/search.md).
-// A running candidate's live progress: "epoch 3/8 · 1,234 samples/s", "exporting (convert)".
+// A running candidate's live progress: "epoch 3/8 · 1,234 samples/s · about 25 s left",
+// "converting to int8". The time left is the epochs to go at the last epoch's pace (the
+// trainer's "seconds" per epoch); export and measurement come after it.
 export function progressText(c) {
   const p = c.progress;
   if (c.state !== "running" || !p) return "";
   if (p.stage === "train" && p.epoch != null) {
     const speed = p.samples_per_second ? ` · ${Math.round(p.samples_per_second).toLocaleString("en")} samples/s` : "";
-    return `epoch ${p.epoch}/${p.epochs ?? "?"}${speed}`;
+    const togo = p.epochs != null && p.seconds > 0 ? (p.epochs - p.epoch) * p.seconds : null;
+    const left = togo > 0 ? ` · about ${duration(togo)} left` : "";
+    return `epoch ${p.epoch}/${p.epochs ?? "?"}${speed}${left}`;
   }
   if (p.stage === "rung") return `checked at epoch ${p.epoch}${p.stopped ? ": stopping early" : ": going on"}`;
   const stages = { materialise: "pruning", convert: "converting to int8", measure: "measuring the TFLM arena", evaluate: "testing int8 in TFLM", write: "writing files" };
   return stages[p.stage] || "";
 }
 
-// Finalised candidates (retrained with the full profile): "final, 30/30 ep"; a child that
+// "8/8 ep", "1/8 ep, stopped" (multi-fidelity: see docs/search.md). Finalised candidates
+// (retrained with the full profile): "final, 30/30 ep"; a child that
 // started from its parent's weights: "4/4 ep, from #7" (weight inheritance, docs/search.md).
 export function fidelity(c) {
   if (c.state !== "done" || c.epochs_trained == null) return "";
