@@ -283,6 +283,43 @@ def test_a_running_candidate_shows_its_epoch_and_time_left(page, app):
     expect(live).to_have_count(0)
 
 
+def test_the_candidate_page_shows_the_headers_own_usage_example_and_it_compiles(page,
+                                                                                tmp_path):
+    """The 'Use it in a TFLite Micro sketch' card was a hand-written snippet (Invoke commented
+    out, a literal resolver size); it is the example from the header the page downloads, and
+    that compiles against TFLM's headers with the header saved under the name it includes."""
+    from search_engine.export.header import extract_usage_example
+    from tests.tflm import compile_flags, tflm_source_tree
+
+    sign_up(page)
+    search = new_search(page, new_project(page), rounds=3, population=2, sample=1)
+    page.goto(f"/searches/{search}/")
+    wait_finished(page)
+    rows = api(page, "GET", f"/api/searches/{search}/candidates/?page_size=100")["results"]
+    index = next(r["index"] for r in rows if r["state"] == "done" and r["tflite_bytes"])
+    page.goto(f"/searches/{search}/candidates/{index}/")
+    page.wait_for_selector("#candidate-page[data-ready='1']")
+    expect(page.locator("#snippet-box")).to_be_visible()
+    shown = page.locator("#snippet").text_content()
+    name = page.locator("#snippet-header").text_content()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download C header (.h)").click()
+    header = Path(info.value.path()).read_text()
+    assert shown == extract_usage_example(header)
+    assert name == "model.h" and '#include "model.h"' in shown
+    assert "// interpreter.Invoke()" not in shown and "->Invoke() != kTfLiteOk" in shown
+    expect(page.locator("#snippet-explain")).to_contain_text("model_setup()")
+    compiler = shutil.which("g++")
+    tree = tflm_source_tree(tmp_path / "tflm")
+    if compiler is None or tree is None:
+        pytest.skip("g++ or the TFLM headers are missing: the example was not compiled")
+    (tmp_path / name).write_text(header)
+    (tmp_path / "sketch.cc").write_text(shown)
+    cc = subprocess.run([compiler, *compile_flags(tree), "-I", str(tmp_path), "-fsyntax-only",
+                         "sketch.cc"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert cc.returncode == 0, cc.stderr[-4000:]
+
+
 def test_the_diagram_names_a_pool_by_what_it_leaves(page):
     """The space's "global" P×P pool (stride P) left 2×2×61 under the title "Global max pool
     4×4"; global only where it leaves 1×1, otherwise named by its window and stride."""

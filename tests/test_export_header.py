@@ -21,6 +21,7 @@ from search_engine.export.header import (
     write_c_header,
 )
 from search_engine.export.tflite_graph import read_model_io
+from tests.tflm import SKIP_REASON, compile_flags, tflm_source_tree
 
 SINE = Path(__import__("tflite_micro").__file__).parent / "python/tflite_micro/sine_float.tflite"
 NASTY = ['say "hi"', "back\\slash", "ünïcødé ✓", "tri??=graph", "tab\tnew\nline", "", "0x41g"]
@@ -176,49 +177,21 @@ def test_int8_model_header_has_its_quantisation(tmp_path):
 
 # --- the usage example in the header's comment: complete, and compiles against TFLM ----------
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _tflm_source_tree(tmp_dir: Path) -> Path | None:
-    """A TFLM source tree with its third-party headers: ``UNAS_TFLM_DIR`` (unpacked), else the
-    offline tarball ``UNAS_TFLM_TARBALL`` or ``../shared/tflm/tflite-micro-*.tar.gz`` (unpacked
-    into ``tmp_dir``); None when neither exists."""
-    import os
-    import tarfile
-
-    if os.environ.get("UNAS_TFLM_DIR"):
-        tree = Path(os.environ["UNAS_TFLM_DIR"])
-        return tree if (tree / "tensorflow/lite/micro").is_dir() else None
-    tarballs = ([Path(os.environ["UNAS_TFLM_TARBALL"])] if os.environ.get("UNAS_TFLM_TARBALL")
-                else sorted((REPO.parent / "shared/tflm").glob("tflite-micro-*.tar.gz")))
-    tarballs = [t for t in tarballs if t.is_file()]
-    if not tarballs:
-        return None
-    with tarfile.open(tarballs[-1]) as tar:
-        tar.extractall(tmp_dir, filter="data")
-    return tmp_dir / "tflite-micro"
-
-
 @pytest.fixture(scope="module")
 def tflm_tree(tmp_path_factory) -> Path:
-    tree = _tflm_source_tree(tmp_path_factory.mktemp("tflm"))
+    tree = tflm_source_tree(tmp_path_factory.mktemp("tflm"))
     if tree is None:
-        pytest.skip("no TFLM headers: set UNAS_TFLM_DIR (a tflite-micro checkout) or put the "
-                    "offline tarball in ../shared/tflm/ (the tflite-micro wheel ships no headers)")
+        pytest.skip(SKIP_REASON)
     return tree
 
 
 def _compile_example(tmp_path: Path, tree: Path, name: str, header_text: str) -> None:
     """Write the header and its extracted example, compile the example with -Werror."""
-    downloads = tree / "tensorflow/lite/micro/tools/make/downloads"
     (tmp_path / f"{name}.h").write_text(header_text, encoding="ascii")
     (tmp_path / "example.cc").write_text(extract_usage_example(header_text))
-    includes = ["-I", str(tmp_path)]
-    for d in (tree, downloads / "flatbuffers/include", downloads / "gemmlowp", downloads / "ruy"):
-        includes += ["-isystem", str(d)]  # TFLM's own warnings are not the example's
     cc = subprocess.run(
-        ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY",
-         *includes, "-c", "example.cc", "-o", "example.o"],
+        ["g++", *compile_flags(tree), "-I", str(tmp_path), "-c", "example.cc", "-o",
+         "example.o"],
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert cc.returncode == 0, cc.stderr[-4000:]

@@ -150,10 +150,33 @@ def test_detail_timeline_pareto_and_downloads(web_client, searched):
     assert web_client.get(base + "99/files/tflite/").status_code == 404
 
 
+def test_the_usage_example_is_the_headers_own(web_client, searched):
+    """The candidate page shows the example from the header the user downloads (it showed a
+    hand-written one with Invoke commented out); a header without one, or no header, is 404."""
+    from frontend.testing import sine_model
+    from search_engine.export.header import extract_usage_example, render_c_header
+
+    base = f"/api/searches/{searched.pk}/candidates/"
+    missing = web_client.get(base + "3/usage-example/")  # the fixture's header has none
+    assert missing.status_code == 404 and "no usage example" in missing.json()["detail"]
+    text = render_c_header(sine_model(), name="sine", arena_bytes=3000, class_names=["x"])
+    Artifact.objects.filter(candidate__search=searched, candidate__index=3,
+                            kind="header").update(content=text.encode("ascii"))
+    answer = web_client.get(base + "3/usage-example/").json()
+    assert answer == {"index": 3, "example": extract_usage_example(text),
+                      "header_name": "sine.h"}
+    assert "sine_interpreter->Invoke()" in answer["example"]
+    Artifact.objects.filter(candidate__search=searched, candidate__index=3,
+                            kind="header").delete()
+    assert web_client.get(base + "3/usage-example/").status_code == 404
+    assert web_client.get(base + "99/usage-example/").status_code == 404
+
+
 def test_other_users_candidates_are_not_found(searched, other_client):
     base = f"/api/searches/{searched.pk}/candidates/"
     for path in (base, base + "3/", base + "3/timeline/", base + "3/files/tflite/",
-                 base + "3/files/header/", f"/api/searches/{searched.pk}/pareto/"):
+                 base + "3/files/header/", base + "3/usage-example/",
+                 f"/api/searches/{searched.pk}/pareto/"):
         assert other_client.get(path).status_code == 404, path
     assert APIClient().get(base + "3/files/tflite/").status_code in (401, 403)
 

@@ -548,6 +548,13 @@ class TimelineSerializer(serializers.Serializer):
     predicted_sram_bytes = serializers.IntegerField(allow_null=True)
 
 
+class UsageExampleSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    example = serializers.CharField(help_text="a C++ file, as in the header's top comment")
+    header_name = serializers.CharField(allow_null=True,
+                                        help_text='the file name it includes ("model.h")')
+
+
 # -- data sets ------------------------------------------------------------------------------
 
 

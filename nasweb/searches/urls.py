@@ -31,6 +31,8 @@ urlpatterns = [
     path(candidate, views.CandidateDetailView.as_view(), name="api-candidate"),
     path(candidate + "timeline/", views.CandidateTimelineView.as_view(),
          name="api-candidate-timeline"),
+    path(candidate + "usage-example/", views.CandidateUsageExampleView.as_view(),
+         name="api-candidate-usage-example"),
     re_path(r"^searches/(?P<search_pk>[0-9]{1,18})/candidates/(?P<index>[0-9]{1,9})/files/"
             r"(?P<kind>tflite|header)/$", views.ArtifactDownloadView.as_view(),
             name="api-candidate-file"),

@@ -27,6 +27,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -70,6 +71,7 @@ from .serializers import (
     TokenSerializer,
     UploadCreateSerializer,
     UploadedDatasetSerializer,
+    UsageExampleSerializer,
 )
 
 ID = r"[0-9]{1,18}"
@@ -397,6 +399,33 @@ class ArtifactDownloadView(SearchChildView):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["Content-Length"] = str(artifact.size)
         return response
+
+
+INCLUDE = re.compile(r'^#include "([^"/\\]+\.h)"$', re.M)
+
+
+class CandidateUsageExampleView(SearchChildView):
+    @extend_schema(
+        summary="The C header's usage example: a whole C++ file for a TFLM sketch",
+        description="The example in the downloaded header's top comment (setup with exactly "
+                    "the model's operators and the measured arena, then classify), as the "
+                    "header has it; `header_name` is the name it includes the header by.",
+        responses={200: UsageExampleSerializer,
+                   404: OpenApiResponse(description="no such candidate, no header (not "
+                                                    "exported yet), or no example in it")})
+    def get(self, request: Request, search_pk: int, index: int) -> Response:
+        from search_engine.export.header import HeaderError, extract_usage_example
+
+        candidate = self.get_candidate(self.get_search())
+        artifact = get_object_or_404(Artifact.objects.filter(candidate=candidate),
+                                     kind=ArtifactKind.HEADER)
+        try:
+            example = extract_usage_example(bytes(artifact.content).decode("utf-8", "replace"))
+        except HeaderError as exc:
+            raise NotFound(str(exc)) from None
+        include = INCLUDE.search(example)
+        return Response({"index": candidate.index, "example": example,
+                         "header_name": include.group(1) if include else None})
 
 
 # -- data sets and presets ------------------------------------------------------------------

@@ -105,6 +105,7 @@ export const urls = {
   candidate: (id, index) => `/api/searches/${id}/candidates/${index}/`,
   timeline: (id, index) => `/api/searches/${id}/candidates/${index}/timeline/`,
   file: (id, index, kind) => `/api/searches/${id}/candidates/${index}/files/${kind}/`,
+  usageExample: (id, index) => `/api/searches/${id}/candidates/${index}/usage-example/`,
   ops: (id, index) => `/ui/api/searches/${id}/candidates/${index}/ops/`,
   datasets: "/api/datasets/",
   uploads: "/api/datasets/uploads/",

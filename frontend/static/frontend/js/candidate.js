@@ -95,26 +95,32 @@ function renderDownloads(c) {
   }
 }
 
-function renderSnippet(c, analysis) {
-  const arena = c.metrics?.tflm_arena_bytes;
-  const resolver = analysis ? analysis.resolver : ["AddConv2D", "AddFullyConnected"];
-  el("snippet").textContent = [
-    `#include "model.h"  // the downloaded header, renamed`,
-    `#include "tensorflow/lite/micro/micro_interpreter.h"`,
-    `#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"`,
-    ``,
-    `alignas(16) static uint8_t tensor_arena[model_arena_size];  // ${arena ? `${integer(arena)} bytes, measured` : "measured arena"}`,
-    ``,
-    `void setup() {`,
-    `  const tflite::Model* tflm_model = tflite::GetModel(model);`,
-    `  static tflite::MicroMutableOpResolver<${resolver.length}> resolver;`,
-    ...resolver.map((r) => `  resolver.${r}();`),
-    `  static tflite::MicroInterpreter interpreter(tflm_model, resolver, tensor_arena, model_arena_size);`,
-    `  if (interpreter.AllocateTensors() != kTfLiteOk) { /* arena too small */ }`,
-    `  // input: interpreter.input(0)->data.int8, quantised with model_input_scale / model_input_zero_point`,
-    `  // interpreter.Invoke(); then read interpreter.output(0): one score per class (model_class_names)`,
-    `}`,
-  ].join("\n");
+// The usage example of the header this candidate's download link gives (its top comment, as
+// the API extracts it): what compiles against TFLM with this model's operators and arena.
+async function renderSnippet(c) {
+  const has = (c.artifacts || []).some((a) => a.kind === "header");
+  const note = (text) => { el("snippet-note").textContent = text; el("snippet-note").hidden = !text; };
+  el("snippet-box").hidden = !has;
+  if (!has) {
+    note(c.metrics?.stopped_early
+      ? "Stopped early at a rung: this candidate was never exported, so it has no header."
+      : "The header and its usage example come once the candidate is trained and exported.");
+    return;
+  }
+  try {
+    const usage = await api(urls.usageExample(searchId, index));
+    el("snippet").textContent = usage.example;
+    el("snippet-header").textContent = usage.header_name || "the header's name";
+    const stem = (usage.header_name || "model.h").replace(/\.h$/, "");
+    const code = (text) => h("code", { text });
+    el("snippet-explain").replaceChildren("It registers exactly this model's operators and allocates the measured arena (",
+      code(`${stem}_arena_size`), "); call ", code(`${stem}_setup()`), " once, then ", code(`${stem}_classify(x)`),
+      " for each sample of float features.");
+    note("");
+  } catch (error) {
+    el("snippet-box").hidden = true;
+    note(`No usage example: ${error.message}`);
+  }
 }
 
 function renderOps(analysis) {
@@ -168,7 +174,7 @@ async function start() {
       el("diagram").replaceChildren(h("p", { class: "form-error", text: error.message }));
     }
     renderFigures(search, c, analysis);
-    renderSnippet(c, analysis);
+    await renderSnippet(c);
     if (analysis) {
       el("diagram").replaceChildren(architectureSvg(c.architecture, analysis.pruned_architecture, analysis.ops,
         search.input_shape, search.num_classes));
