@@ -695,14 +695,16 @@ def test_a_search_that_ended_at_once_shows_no_elapsed_time(page):
       return [search('failed', 0.3), search('failed', 0), search('failed', 12.4),
               search('cancelled', 75), search('running', 0), search('paused', 0),
               search('queued', 0, {evaluated: 0}), search('running', 3, {running: 2})]
-        .map((t) => [t.label, t.extra]);
+        .map((t) => [t.label, t.extra, t.parts]);
     }""")
-    assert texts[0] == ["2 of 8 candidates trained", ""]
+    assert texts[0] == ["2 of 8 candidates trained", "", []]
     assert texts[1][1] == "" and texts[2][1] == "12 s in all"
     assert texts[3][1] == "1 min 15 s in all"
     assert texts[4][1] == "0 s elapsed" and texts[5][1] == ""
-    assert texts[6] == ["0 of 8 candidates trained", "Waiting for a worker to start the search…"]
+    assert texts[6][:2] == ["0 of 8 candidates trained",
+                            "Waiting for a worker to start the search…"]
     assert texts[7][1] == "2 training now · 3 s elapsed"
+    assert texts[7][2] == ["2 training now", "3 s elapsed"]  # each kept on one line
 
 
 def test_live_progress_gives_the_time_left_at_the_last_epochs_pace(page):
@@ -720,3 +722,30 @@ def test_live_progress_gives_the_time_left_at_the_last_epochs_pace(page):
     }""")
     assert live == ["epoch 3/8 · 1,234 samples/s · about 25 s left",
                     "epoch 2/10 · about 2 min 40 s left", "epoch 8/8", "epoch 3/8"]
+
+
+def test_the_breadcrumb_stays_on_one_line_in_a_narrow_window(page):
+    """At phone width the trail wrapped, the next line starting with "/"; there it leaves out
+    the current page (the heading below) and "Projects" (in the top bar)."""
+    sign_up(page)
+    search = new_search(page, new_project(page, "Digits on a Nano 33"),
+                        name="digits · 16 KiB SRAM", rounds=1, population=1, sample=1)
+    page.goto(f"/searches/{search}/")
+    wait_finished(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    trail = """() => [...document.querySelectorAll('.crumbs li')]
+        .filter((li) => li.offsetParent !== null)
+        .map((li) => [Math.round(li.getBoundingClientRect().top), li.innerText.trim(),
+                      getComputedStyle(li, '::before').content])"""
+    for path, shown in ((f"/searches/{search}/", ["Digits on a Nano 33"]),
+                        (f"/searches/{search}/candidates/0/",
+                         ["Digits on a Nano 33", "digits · 16 KiB SRAM"])):
+        page.goto(path)
+        items = page.evaluate(trail)
+        assert [text for _, text, _ in items] == shown, (path, items)
+        assert len({top for top, _, _ in items}) == 1, (path, items)  # one line
+        assert items[0][2] == "none", (path, items)  # no "/" in front of the first
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/searches/{search}/")
+    assert [t for _, t, _ in page.evaluate(trail)] == ["Projects", "Digits on a Nano 33",
+                                                       "digits · 16 KiB SRAM"]

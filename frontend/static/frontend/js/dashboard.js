@@ -64,7 +64,8 @@ function renderProgress() {
   el("progress").value = Math.min(p.evaluated, p.rounds);
   const texts = progressTexts(s);
   el("progress-label").textContent = texts.label;
-  el("progress-extra").textContent = texts.extra;
+  el("progress-extra").replaceChildren(...texts.parts.flatMap((part, i) => [i ? " · " : "",
+    h("span", { class: part.length < 40 ? "nowrap" : null, text: part })]));
   const error = el("search-error");
   error.hidden = !s.error_message;
   error.textContent = s.error_message || "";

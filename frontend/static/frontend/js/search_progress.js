@@ -4,12 +4,14 @@ import { duration } from "./format.js";
 
 export const ACTIVE = ["queued", "running", "paused"];
 
-// {label: "3 of 16 candidates trained", extra: "2 training now · 1 min 4 s elapsed"}
+// {label: "3 of 16 candidates trained", extra: "2 training now · 1 min 4 s elapsed",
+//  parts: ["2 training now", "1 min 4 s elapsed"]} (parts: what should not wrap inside)
 export function progressTexts(search) {
   const p = search.progress;
   const label = `${p.evaluated} of ${p.rounds} candidates trained`;
   if (search.state === "queued" && !p.evaluated) {
-    return { label, extra: "Waiting for a worker to start the search…" };
+    const waiting = "Waiting for a worker to start the search…";
+    return { label, extra: waiting, parts: [waiting] };
   }
   const extra = [];
   if (p.running) extra.push(`${p.running} training now`);
@@ -20,5 +22,5 @@ export function progressTexts(search) {
   if (seconds != null && (search.state === "running" || Math.round(seconds) >= 1)) {
     extra.push(`${duration(seconds)} ${ACTIVE.includes(search.state) ? "elapsed" : "in all"}`);
   }
-  return { label, extra: extra.join(" · ") };
+  return { label, extra: extra.join(" · "), parts: extra };
 }
