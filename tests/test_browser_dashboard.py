@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -361,6 +362,15 @@ def test_finalise_the_front_from_the_dashboard_and_download_the_finalised_best(p
     expect(page.locator("#toast")).to_contain_text("Final training queued")
     expect(link).to_contain_text("(finalised)", timeout=60_000)
     page.wait_for_function("document.getElementById('dashboard').dataset.state === 'finished'")
+
+    def finalising() -> int:  # the front's other members may still be in final training
+        rows = api(page, "GET", f"/api/searches/{search_id}/candidates/?page_size=100")["results"]
+        return sum("finalise_requested_at" in (r["timings"] or {}) for r in rows)
+
+    deadline = time.monotonic() + 60
+    while finalising() and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert not finalising()
     final, finalised = best()
     assert finalised
     expect(page.locator("#best .stat .k").first).to_have_text("Most accurate finalised")
