@@ -623,6 +623,11 @@ def test_the_page_modules_pure_functions(page):
             {index: 2, state: 'done', error: 0.1, sram_bytes: 8000, feasible: true,
              pareto: true, origin: 'mutation'}], 'sram')
           .data.map(t => [t.name, (t.customdata || []).join(',')]),
+        scene3d: (() => {
+          const l = ch.paretoFigure({limits: {}}, [{index: 0, state: 'done', error: 0.05,
+            sram_bytes: 9000, flash_bytes: 20000, feasible: true, pareto: true}], '3d').layout;
+          return {margin: l.margin, domain: l.scene.domain, aspect: l.scene.aspectmode};
+        })(),
       };
     }""")
     assert result["bytes"] == ["512 B", "32 KiB", "12.3 KiB", "1.5 MiB", "–"]
@@ -648,6 +653,11 @@ def test_the_page_modules_pure_functions(page):
     assert result["inherit"] == [True, False, False]
     assert result["asc"] == [2, 0, 3, 1] and result["desc"] == [0, 3, 2, 1]  # missing last
     assert result["front"] == [[1, 5], [3, 1]]
+    # the 3-D view fills its plot: no wide margins around the scene (issue 13, item 8)
+    scene = result["scene3d"]
+    assert max(scene["margin"].values()) <= 10
+    (x0, x1), (y0, y1) = scene["domain"]["x"], scene["domain"]["y"]
+    assert x1 - x0 >= 0.9 and y1 - y0 >= 0.9
     event = result["event"]
     assert (event["error"], event["sram_bytes"], event["flash_bytes"], event["macs"]) == (
         0.1, 9000, 20000, 1234)
