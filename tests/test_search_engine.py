@@ -436,3 +436,50 @@ def test_config_errors_name_their_setting_as_data(make, field, text):
     assert str(caught.value).endswith(caught.value.message)
     if text is not None:
         assert str(caught.value) == text
+
+
+class TinySpace:
+    """Two architectures in all."""
+
+    def sample(self, rng):
+        return {"x": rng.choice((99, 101))}
+
+    def mutate(self, architecture, rng):
+        return {"x": 200 - architecture["x"]}, "flip"
+
+
+def test_repeated_candidates_are_drawn_again(monkeypatch):
+    # with one sparsity (low == high) a repeat of an architecture is a repeat of a candidate;
+    # evolution converging on x = 100 keeps drawing its neighbours again
+    from search_engine.search import engine
+
+    def unique(redraws):
+        monkeypatch.setattr(engine, "DUPLICATE_REDRAWS", redraws)
+        search = run_all(Search.create(config(rounds=60, sparsity_range=(0.5, 0.5)),
+                                       LineSpace(), MemoryStore()))
+        assert len(search.state.candidates) == 60 and search.state.rejected == 0
+        return len({c.architecture["x"] for c in search.state.candidates})
+
+    redraws = engine.DUPLICATE_REDRAWS
+    never, default = unique(0), unique(redraws)
+    assert redraws == 10 and never == 24 and default == 51  # of 60 (seeded, deterministic)
+
+
+def test_a_space_with_nothing_new_left_still_proposes():
+    search = run_all(Search.create(config(rounds=6, population=2, sample=1,
+                                          sparsity_range=(0.5, 0.5)), TinySpace(),
+                                   MemoryStore()))
+    assert len(search.state.candidates) == 6
+    assert {c.architecture["x"] for c in search.state.candidates} == {99, 101}
+
+
+def test_resumed_searches_remember_what_was_proposed(tmp_path):
+    store = JsonFileStore(tmp_path / "search.json")
+    search = Search.create(config(rounds=30, sparsity_range=(0.5, 0.5)), LineSpace(), store)
+    for _ in range(15):
+        candidate = search.propose()
+        search.start(candidate.id)
+        search.complete(candidate.id, metrics_for(candidate.architecture))
+    resumed = run_all(Search(store.load(), LineSpace(), store))
+    xs = [c.architecture["x"] for c in resumed.state.candidates]
+    assert len(xs) == 30 and len(set(xs)) == 30

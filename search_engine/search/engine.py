@@ -17,6 +17,7 @@ trained (counted in ``state.rejected``) and another child is drawn.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import time
 from collections.abc import Iterable, Mapping
@@ -58,6 +59,15 @@ def rejection_summary(reasons: dict[str, int]) -> str:
         words[0] = words[0].replace(" over ", " draws over " if parts[0][1] != 1
                                     else " draw over ", 1)
     return ", ".join(words) if words else "no reasons recorded"
+
+
+#: draws in a row that repeat an already proposed (architecture, sparsity) pair and are drawn
+#: again; after that many the repeat is accepted (a tiny space may hold nothing new)
+DUPLICATE_REDRAWS = 10
+
+
+def _key(architecture: Any, sparsity: float) -> str:
+    return json.dumps(architecture, sort_keys=True, default=str) + f"|{float(sparsity):.6f}"
 
 
 class SearchError(RuntimeError):
@@ -142,6 +152,7 @@ class Search:
         self.space = space
         self.store = store
         self.precheck = precheck
+        self._seen: set[str] | None = None  # keys of proposed (architecture, sparsity) pairs
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -258,11 +269,17 @@ class Search:
         if self.budget_left <= 0:
             return None
         config = self.config
+        if self._seen is None:
+            self._seen = {_key(c.architecture, c.sparsity) for c in self.state.candidates}
+        repeats = 0
         for _ in range(config.max_rejections):
             number = self.state.proposals
             self.state.proposals += 1
             rng = random.Random(f"{config.seed}:{number}")
             architecture, sparsity, parent, morphism = self._draw(rng, number)
+            if _key(architecture, sparsity) in self._seen and repeats < DUPLICATE_REDRAWS:
+                repeats += 1  # trained (or proposed) already: its result would be a repeat
+                continue
             check = self.precheck(architecture, sparsity, self.state)
             if not check.fits and (morphism or "").startswith(REFERENCE_PREFIX):
                 # a reference too big at the low end of the sparsity range: pruned harder, it
@@ -279,6 +296,7 @@ class Search:
                     precheck=dict(check.estimates), timings={"proposed_at": time.time()},
                 )
                 self.state.candidates.append(candidate)
+                self._seen.add(_key(architecture, sparsity))
                 self._save()
                 return candidate
             self.state.rejected += 1
