@@ -79,7 +79,9 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
                                 out_dir=str(folder / "candidates"), data_dir=args.data_dir,
                                 limit=args.limit,
                                 options={"input_shape": list(shape.input_shape),
-                                         "num_classes": shape.num_classes})
+                                         "num_classes": shape.num_classes,
+                                         **({"weights_dir": str(folder / "weights")}
+                                            if config.inheritance else {})})
     started = time.time()
     search.state.extra["bench_started_at"] = started
     t0 = time.monotonic()

@@ -76,9 +76,21 @@ def _context(out_dir, **options) -> EvaluationContext:
 
 
 def test_weights_file_places(tmp_path):
-    assert weights_file(_context(tmp_path / "out"), 7) == tmp_path / "out/00007/weights.npz"
+    assert weights_file(_context(tmp_path / "out"), 7) is None  # the search keeps no weights
     apart = _context(tmp_path / "out", weights_dir=str(tmp_path / "w"))
     assert weights_file(apart, 7) == tmp_path / "w" / "00007.npz"
+
+
+def test_cli_keeps_weights_only_for_inheriting_searches(tmp_path):
+    from search_engine.cli.search import cli_context
+
+    for inheritance in (True, False):
+        search = Search.create(config(inheritance=inheritance), LineSpace(), MemoryStore())
+        search.state.extra["cli"] = {"dataset": "digits", "profile": "quick", "data_dir": None,
+                                     "limit": None, "input_shape": [8, 8, 1], "num_classes": 10}
+        options = cli_context(search, tmp_path).options
+        assert options.get("weights_dir") == (str(tmp_path / "weights") if inheritance
+                                              else None)
 
 
 def _small_architecture() -> dict:
@@ -105,11 +117,14 @@ def test_evaluator_trains_an_inheritor_shorter_and_falls_back_without_weights(tm
     arch = _small_architecture()
     epochs = get_profile("digits", "quick").epochs
     base = dict(dataset="digits", profile="quick", seed=0, out_dir=str(tmp_path), limit=300)
-    parent, _ = evaluate_candidate(arch, 0.2, EvaluationContext(**base), candidate_id=1)
+    keep = {"weights_dir": str(tmp_path / "weights")}
+    parent, _ = evaluate_candidate(arch, 0.2, EvaluationContext(**base, options=keep),
+                                   candidate_id=1)
     assert parent["epochs_trained"] == epochs and parent["inheritance"] is None
-    assert weights_file(EvaluationContext(**base), 1).exists()
+    assert weights_file(EvaluationContext(**base, options=keep), 1).exists()
+    assert not list(tmp_path.rglob("*.npz"))[1:]  # that one file only
 
-    plan = {"inherit": {"parent": 1, "epochs_fraction": 0.5}}
+    plan = {**keep, "inherit": {"parent": 1, "epochs_fraction": 0.5}}
     child, _ = evaluate_candidate(arch, 0.2, EvaluationContext(**base, options=plan),
                                   candidate_id=2)
     assert child["epochs_trained"] == epochs // 2
@@ -117,8 +132,16 @@ def test_evaluator_trains_an_inheritor_shorter_and_falls_back_without_weights(tm
                                     "layers_fresh": 0}
     assert child["val_accuracy"] > 0.5
 
-    orphan = {"inherit": {"parent": 99, "epochs_fraction": 0.5}}
+    orphan = {**keep, "inherit": {"parent": 99, "epochs_fraction": 0.5}}
     lost, _ = evaluate_candidate(arch, 0.2, EvaluationContext(**base, options=orphan),
                                  candidate_id=3)
     assert lost["epochs_trained"] == epochs
     assert lost["inheritance"] == {"parent": 99, "skipped": "the parent's weights are missing"}
+
+    # a search that keeps no weights writes none and cannot inherit
+    plain = {"inherit": {"parent": 1, "epochs_fraction": 0.5}}
+    alone, _ = evaluate_candidate(arch, 0.2, EvaluationContext(**base, options=plain),
+                                  candidate_id=4)
+    assert alone["epochs_trained"] == epochs
+    assert alone["inheritance"] == {"parent": 1, "skipped": "the search keeps no weights"}
+    assert len(list(tmp_path.rglob("*.npz"))) == 3  # candidates 1-3, not 4

@@ -385,8 +385,9 @@ def inheriting_evaluate(architecture, sparsity, context, *, candidate_id):
 
     SEEN_OPTIONS[candidate_id] = {k: context.options.get(k) for k in ("inherit", "weights_dir")}
     path = weights_file(context, candidate_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"weights")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"weights")
     return evaluate(architecture, sparsity, context, candidate_id=candidate_id)
 
 

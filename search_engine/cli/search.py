@@ -119,11 +119,12 @@ def cli_context(search: Any, out: Path) -> Any:
     from search_engine.search.local_runner import EvaluationContext
 
     meta = search.state.extra["cli"]
+    options = {"input_shape": meta["input_shape"], "num_classes": meta["num_classes"]}
+    if search.config.inheritance:  # trained weights, for children to start from
+        options["weights_dir"] = str(out / "weights")
     return EvaluationContext(dataset=meta["dataset"], profile=meta["profile"],
                              seed=search.config.seed, out_dir=str(out / "candidates"),
-                             data_dir=meta["data_dir"], limit=meta["limit"],
-                             options={"input_shape": meta["input_shape"],
-                                      "num_classes": meta["num_classes"]})
+                             data_dir=meta["data_dir"], limit=meta["limit"], options=options)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,10 +13,10 @@ early-stopping plan (``search.fidelity``), when the search has early stopping on
 ``context.options["on_progress"]``, when given, receives every progress event (the web app
 stores and announces them: the dashboard's live progress of a running candidate).
 
-Weight inheritance (``train.inherit``): every evaluation writes the trained weights to
-:func:`weights_file` (``context.options["weights_dir"]/<id>.npz`` when the driver keeps them
-apart from the exported files, as the web app does, else ``<out_dir>/<id>/weights.npz``).
-``context.options["inherit"]`` (``Search.inheritance_plan``: ``{"parent": id,
+Weight inheritance (``train.inherit``): when the driver gives ``context.options["weights_dir"]``
+(a search with inheritance on: the CLI's ``<out>/weights/``, the web app's per-search folder),
+every evaluation writes its trained weights to :func:`weights_file` there, ``<id>.npz``; other
+searches write none. ``context.options["inherit"]`` (``Search.inheritance_plan``: ``{"parent": id,
 "epochs_fraction": f}``) makes the child start from its parent's file and train the profile
 shortened to ``ceil(f * epochs)`` epochs (``profiles.shortened_profile``). A parent whose file
 is missing or unreadable (a reference evaluated before the switch was on, a deleted folder)
@@ -55,14 +55,11 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def weights_file(context: EvaluationContext, candidate_id: int) -> Path:
-    """Where candidate ``candidate_id``'s trained weights are (or will be) written."""
+def weights_file(context: EvaluationContext, candidate_id: int) -> Path | None:
+    """Where candidate ``candidate_id``'s trained weights are (or will be) written; ``None``
+    when the search keeps no weights (no ``options["weights_dir"]``)."""
     weights_dir = context.options.get("weights_dir")
-    if weights_dir:
-        return Path(weights_dir) / f"{candidate_id:05d}.npz"
-    from search_engine.train.inherit import WEIGHTS_FILE
-
-    return Path(context.out_dir) / f"{candidate_id:05d}" / WEIGHTS_FILE
+    return Path(weights_dir) / f"{candidate_id:05d}.npz" if weights_dir else None
 
 
 def _inheritance(context: EvaluationContext, profile: Any) -> tuple[Any, Any, dict | None]:
@@ -75,6 +72,8 @@ def _inheritance(context: EvaluationContext, profile: Any) -> tuple[Any, Any, di
 
     parent = int(plan["parent"])
     path = weights_file(context, parent)
+    if path is None:
+        return profile, None, {"parent": parent, "skipped": "the search keeps no weights"}
     if not path.exists():
         return profile, None, {"parent": parent, "skipped": "the parent's weights are missing"}
     try:

@@ -41,7 +41,6 @@ import numpy as np
 from search_engine.space.architecture import Architecture
 from search_engine.train.keras_builder import BN_SUFFIX, INPUT_NAME, layer_specs
 
-WEIGHTS_FILE = "weights.npz"
 _META = "__meta__"
 WEIGHTED_KINDS = ("conv2d", "depthwise_conv2d", "dense")
 
