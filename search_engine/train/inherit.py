@@ -131,8 +131,8 @@ def _role(spec: Any) -> str:
 
 
 def _weighted(arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
-              ) -> list[tuple[Any, tuple[int, ...], tuple[int, ...] | None]]:
-    """(spec, its input shape, the (H, W, C) before Flatten for a dense layer after it)."""
+              ) -> list[tuple[Any, tuple[int, ...] | None]]:
+    """(spec, the (H, W, C) before Flatten for a dense layer right after it, else None)."""
     specs = layer_specs(arch, input_shape, num_classes)
     shape_of: dict[str, tuple[int, ...]] = {INPUT_NAME: tuple(input_shape)}
     flat_of: dict[str, tuple[int, ...]] = {}
@@ -143,7 +143,7 @@ def _weighted(arch: Architecture, input_shape: tuple[int, int, int], num_classes
         if spec.kind == "reshape":
             flat_of[spec.name] = shape_of[src]
         if spec.kind in WEIGHTED_KINDS:
-            out.append((spec, shape_of[src], flat_of.get(src)))
+            out.append((spec, flat_of.get(src)))
     return out
 
 
@@ -241,11 +241,11 @@ def inherit_weights(model: Any, arch: Architecture, input_shape: tuple[int, int,
             f"child is {tuple(input_shape)} / {num_classes}")
     child = _weighted(arch, input_shape, num_classes)
     mine = _weighted(parent.architecture, input_shape, num_classes)
-    pairs = align([_role(s) for s, _, _ in mine], [_role(s) for s, _, _ in child])
+    pairs = align([_role(s) for s, _ in mine], [_role(s) for s, _ in child])
     exact = partial = 0
     for p, c in pairs:
-        spec, _, flat = child[c]
-        p_spec, _, p_flat = mine[p]
+        spec, flat = child[c]
+        p_spec, p_flat = mine[p]
         copied = _copy_layer(model, spec, flat, p_spec, p_flat, parent)
         if copied is True:
             exact += 1
