@@ -77,3 +77,10 @@ def _log(candidate_id: int) -> None:
     if log:
         with open(log, "a") as handle:
             handle.write(f"{candidate_id}\n")
+
+
+def fail(architecture, sparsity, context, *, candidate_id):
+    """An evaluation that always fails, as every candidate of an untrainable data set does."""
+    _log(candidate_id)
+    raise ValueError(f"zip entry 'pets/dog/{candidate_id}.png': cannot decode the image "
+                     "(Invalid PNG data)")

@@ -85,6 +85,27 @@ def test_whole_search_with_two_workers(tmp_path):
     assert sum(not c["feasible"] for c in candidates if not c["stopped_early"]) <= 4
 
 
+def test_a_search_whose_candidates_all_fail_exits_non_zero_and_says_why(tmp_path):
+    """Issue 12: every candidate failed (an untrainable data set) and the search ended as if it
+    had worked; now it fails as the web app's does, with the reason."""
+    out = tmp_path / "run"
+    args = ["search", "--dataset", "digits", "--sram", "24KB", "--flash", "40KB",
+            "--rounds", "3", "--population", "3", "--sample", "2", "--out", str(out),
+            "--evaluator", "tests.fake_evaluator:fail"]
+    result = cli(*args)
+    assert result.returncode == 1, result.stderr
+    assert "search failed: all 3 candidates failed; the last error: ValueError: zip entry" \
+        in result.stderr
+    assert "cannot decode the image (Invalid PNG data)" in result.stderr
+    assert "Traceback" not in result.stderr
+    state = read_state(out)
+    assert [c["state"] for c in state["candidates"]] == ["failed"] * 3
+    assert state["summary"]["failed"] == 3 and json.loads(result.stdout)["failed"] == 3
+    again = cli("search", "--out", str(out), "--resume", "--evaluator",
+                "tests.fake_evaluator:fail")  # resuming it does not make it a success
+    assert again.returncode == 1 and "search failed: all 3 candidates failed" in again.stderr
+
+
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     out, log = tmp_path / "run", tmp_path / "evaluations.log"
     env = dict(os.environ, UNAS_FAKE_LOG=str(log), UNAS_FAKE_SECONDS="0.4")

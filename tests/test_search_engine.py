@@ -238,6 +238,29 @@ def test_failures_are_recorded_and_do_not_stop_the_search():
     assert search.finished and all(c.id not in search.state.population for c in failed)
 
 
+def test_a_search_whose_candidates_all_failed_says_why():
+    """Issue 12: with an untrainable data set every candidate failed and the search ended as
+    if it had worked; the engine names the failure, which both drivers end the search with."""
+    search = Search.create(config(rounds=3), LineSpace(), MemoryStore())
+    assert search.all_failed_reason() is None  # nothing evaluated yet
+    while (candidate := search.propose()) is not None:
+        search.start(candidate.id)
+        search.fail(candidate.id, f"cannot decode the image ({candidate.id}: Invalid PNG data)")
+    assert search.finished
+    reason = search.all_failed_reason()
+    assert reason == ("all 3 candidates failed; the last error: cannot decode the image "
+                      "(2: Invalid PNG data)")
+    # one trained candidate among failures: a search that worked, if poorly
+    partial = Search.create(config(rounds=3), LineSpace(), MemoryStore())
+    for i, candidate in enumerate(iter(partial.propose, None)):
+        partial.start(candidate.id)
+        if i == 1:
+            partial.complete(candidate.id, metrics_for(candidate.architecture))
+        else:
+            partial.fail(candidate.id, "conversion failed")
+    assert partial.finished and partial.all_failed_reason() is None
+
+
 def test_resume_after_a_kill_loses_and_duplicates_nothing(tmp_path):
     store = JsonFileStore(tmp_path / "search.json")
     search = Search.create(config(), LineSpace(), store)

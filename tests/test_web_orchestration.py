@@ -154,6 +154,28 @@ def test_non_finite_metrics_fail_the_candidate(web_env, settings):
     assert "val_accuracy" in search.error_message
 
 
+def test_a_search_whose_candidates_all_fail_ends_failed_with_the_reason(web_env, settings):
+    """Issue 12: an image zip that no candidate could decode ended its search 'finished', with
+    nothing telling the user why. The reason is in the API and in the event the page reads."""
+    from rest_framework.test import APIClient
+
+    settings.UNAS_EVALUATOR = "tests.fake_evaluator:fail"
+    with recording_dispatcher() as recorder:
+        search = make_search(rounds=3)
+        outcomes = run_recorded(recorder)
+    assert outcomes.count("failed") == 3 and "done" not in outcomes
+    client = APIClient()
+    client.force_authenticate(search.project.owner)
+    body = client.get(f"/api/searches/{search.pk}/").json()
+    assert body["state"] == "failed"
+    assert body["error_message"].startswith("all 3 candidates failed; the last error: "
+                                            "ValueError: zip entry 'pets/dog/")
+    assert "cannot decode the image (Invalid PNG data)" in body["error_message"]
+    last = check_event_log(search)[-1]  # what the dashboard shows (#search-error)
+    assert last.kind == "search.state" and last.data["state"] == "failed"
+    assert last.data["error_message"] == body["error_message"]
+
+
 def test_pause_resume_cancel(web_env):
     with recording_dispatcher() as recorder:
         search = make_search(rounds=6)

@@ -296,12 +296,10 @@ def fill(session: SearchSession, now: datetime | None = None) -> None:
     time_up = time_is_up(search, now)
     in_flight = len(engine.in_flight())
     if engine.finished or ((time_up or engine.budget_left <= 0) and in_flight == 0):
-        failed = [c for c in engine.state.candidates if c.state == CandidateState.FAILED]
-        if failed and not engine.state.count(CandidateState.DONE):
+        reason = engine.all_failed_reason()
+        if reason is not None:
             # nothing was ever trained: say why instead of "finished" with an empty front
-            _end(session, SearchState.FAILED, now,
-                 f"all {len(failed)} candidates failed; the last error: "
-                 f"{(failed[-1].error_message or 'unknown')[:500]}")
+            _end(session, SearchState.FAILED, now, reason)
             return
         _end(session, SearchState.FINISHED, now)
         return

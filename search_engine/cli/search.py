@@ -6,7 +6,9 @@
 Writes ``DIR/search.json`` after every event (the whole state, plus each candidate's metrics
 flattened under the training report's names) and each candidate's files under
 ``DIR/candidates/<id>/``; the workers' output (TensorFlow logging) goes to ``DIR/workers.log``.
-Ctrl-C stops; ``--resume`` continues where it stopped.
+Ctrl-C stops; ``--resume`` continues where it stopped. Exit status: 0 when done, 2 for bad
+arguments, 130 when stopped, 1 when the search cannot go on or failed as a whole (candidates
+were evaluated, every one failed and none was trained: ``Search.all_failed_reason``).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def decorate(state: dict[str, Any]) -> dict[str, Any]:
     return dict(state, candidates=candidates,
                 summary={"evaluated": sum(c["state"] in ("done", "failed")
                                           for c in state["candidates"]),
+                         "failed": sum(c["state"] == "failed" for c in state["candidates"]),
                          "pareto_front": front, "hypervolume": hv,
                          "stopped_early": sum(bool(c["metrics"].get("stopped_early"))
                                               for c in state["candidates"]),
@@ -190,4 +193,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"time budget used; resume with --resume --out {out}", file=sys.stderr)
     summary = decorate(search.state.to_json())["summary"]
     print(json.dumps(summary))
+    reason = search.all_failed_reason()
+    if reason is not None:  # nothing was trained: a failed search, as the web app ends it
+        print(f"search failed: {reason} (every candidate's error is in "
+              f"{out / 'search.json'})", file=sys.stderr)
+        return 1
     return 0

@@ -234,6 +234,18 @@ class Search:
                   and (c.feasible or not feasible_only)]
         return min(errors) if errors else None
 
+    def all_failed_reason(self) -> str | None:
+        """Why the search as a whole failed: candidates were evaluated, every one of them
+        failed and none was trained (e.g. a data set no network can be trained on). ``None``
+        while nothing was evaluated or once any candidate is done. The drivers end the search
+        failed with this reason (the web app's ``fill``, the CLI's exit status)."""
+        failed = [c for c in self.state.candidates if c.state == FAILED]
+        if not failed or self.state.count(DONE):
+            return None
+        last = max(failed, key=lambda c: (c.timings.get("finished_at", 0.0), c.id))
+        return (f"all {len(failed)} candidates failed; the last error: "
+                f"{(last.error_message or 'unknown')[:500]}")
+
     @property
     def current_hypervolume(self) -> float:
         return self.state.hypervolume[-1][1] if self.state.hypervolume else 0.0
