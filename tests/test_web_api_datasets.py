@@ -7,6 +7,7 @@ import io
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,13 +225,15 @@ def test_quota_counts_uncompressed_bytes_and_validation_streams(web_client, sett
     assert peak < 8 * 1024 * 1024, peak  # chunks, not the 61 MB array
     settings.UNAS_UPLOAD_QUOTA_BYTES = 50 * 1024 * 1024
     over = upload(web_client, "big.npz", content)
-    assert over.status_code == 413 and "uncompressed" in over.json()["file"][0]
+    assert over.status_code == 400
+    assert f"declare {summary.uncompressed_bytes} bytes" in over.json()["file"][0]
+    assert "uncompressed" in over.json()["file"][0] and "quota" in over.json()["file"][0]
     assert UploadedDataset.objects.count() == 0
     settings.UNAS_UPLOAD_QUOTA_BYTES = 100 * 1024 * 1024
     assert upload(web_client, "big.npz", content).status_code == 201
     assert UploadedDataset.objects.get().quota_bytes == summary.uncompressed_bytes
     second = upload(web_client, "big2.npz", content)  # 2 x 61 MB > 100 MB
-    assert second.status_code == 413 and "quota" in second.json()["file"][0]
+    assert second.status_code == 400 and "quota" in second.json()["file"][0]
 
 
 def test_small_board_presets_with_core_and_clock():
@@ -247,3 +250,183 @@ def test_small_board_presets_with_core_and_clock():
     assert sum(p["sram_bytes"] < 128 * kib for p in presets.values()) >= 5
     for p in presets.values():  # every board names its core and clock
         assert "MHz" in p["mcu"] and "(" in p["mcu"], p
+
+
+# -- issue 12: undecodable images and compression bombs, refused at the door -----------------
+
+
+def garbage_jpeg(width=4, height=4):
+    """A JPEG whose header (SOI, JFIF, SOF0 with its size) is valid and whose data is not."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof0 + b"garbage!" * 16 + b"\xff\xd9"
+
+
+def garbage_png():
+    good = png()
+    return good[:33] + b"\x00\x00\x00\x10IDATgarbage-garbage!" + good[-12:]
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def quota_used(client) -> int:
+    return client.get("/api/datasets/").json()["quota"]["used_bytes"]
+
+
+@pytest.mark.parametrize("files, named", [
+    ({f"{c}/{i}.png": garbage_png() for c in ("cat", "dog") for i in range(3)}, "cat/0.png"),
+    ({"cat/a.jpg": garbage_jpeg(), "cat/b.png": png(), "dog/c.png": png()}, "cat/a.jpg"),
+    ({"cat/a.png": png(), "cat/b.png": png(), "dog/c.png": png(), "dog/d.jpeg": garbage_jpeg()},
+     "dog/d.jpeg"),
+], ids=["all-garbage-pngs", "garbage-jpeg", "one-bad-jpeg-among-good-pngs"])
+def test_image_zips_that_cannot_be_decoded_are_refused_and_nothing_is_stored(
+        web_client, settings, files, named):
+    from search_engine.train.datasets import validate_image_zip
+
+    content = zip_of(files)
+    validate_image_zip(io.BytesIO(content))  # headers alone look fine
+    assert upload(web_client, "ok.npz", npz_bytes()).status_code == 201  # something to keep
+    before = quota_used(web_client)
+    stored = sorted(p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+    response = upload(web_client, "pets.zip", content)
+    assert response.status_code == 400, response.content
+    message = " ".join(response.json()["file"])
+    assert f"zip entry {named!r}: cannot decode the image" in message, message
+    assert UploadedDataset.objects.count() == 1 and quota_used(web_client) == before
+    assert sorted(p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()) == stored
+
+
+def test_validating_an_image_zip_holds_one_image_at_a_time():
+    """The header check read every image and kept them all (the whole zip in the web
+    process's memory); now memory does not grow with the archive."""
+    import tracemalloc
+
+    from search_engine.train.datasets import validate_image_zip
+
+    padding = np.random.default_rng(0).bytes(20_000)  # incompressible: the zip is ~24 MB
+    files = {f"{c}/{i}.png": png() + padding for c in ("cat", "dog") for i in range(600)}
+    content = zip_of(files)
+    tracemalloc.start()
+    summary = validate_image_zip(io.BytesIO(content))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert summary.num_images == 1200 and summary.uncompressed_bytes > 24_000_000
+    assert peak < 2 * 1024 * 1024, peak
+
+
+def npz_bomb(n: int, side: int = 32) -> bytes:
+    """An .npz whose ``x_train`` is ``n`` zero images, compressed about 1,000:1 and written
+    in 1 MiB pieces: ``npz_bomb(490_000)`` is the issue's 0.49 MB file declaring 502 MB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("x_train.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(
+                fh, {"descr": "|u1", "fortran_order": False, "shape": (n, side, side)})
+            left, zero = n * side * side, bytes(1 << 20)
+            while left > 0:
+                fh.write(zero[:min(left, len(zero))])
+                left -= len(zero)
+        for name, array in (("y_train", np.arange(n, dtype=np.uint8) % 2),
+                            ("x_test", np.zeros((4, side, side), np.uint8)),
+                            ("y_test", np.arange(4) % 2)):
+            with zf.open(f"{name}.npy", "w") as fh:
+                np.lib.format.write_array(fh, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return npz_bomb(490_000)
+
+
+def test_an_npz_bomb_is_refused_by_its_declared_size_before_it_is_read(web_client, settings,
+                                                                       bomb):
+    """Issue 12: a 0.49 MB .npz declaring 502 MB was accepted (the quota counted compressed
+    bytes) and validating it took Daphne from 155 to 635 MB."""
+    import tracemalloc
+
+    from search_engine.train.datasets import npz_declared_bytes
+
+    declared = npz_declared_bytes(io.BytesIO(bomb))
+    assert len(bomb) < 500_000 and declared == 490_000 * (1024 + 1) + 4 * 1024 + 4 * 8
+    assert upload(web_client, "small.npz", npz_bytes()).status_code == 201
+    before = quota_used(web_client)
+    # the per-file limit (256 MiB by default) counts the uncompressed arrays
+    tracemalloc.start()
+    response = upload(web_client, "bomb.npz", bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert response.status_code == 400, response.content
+    message = response.json()["file"][0]
+    assert f"the arrays declare {declared} bytes (479.0 MiB) uncompressed" in message
+    assert f"per-file limit of {settings.UNAS_UPLOAD_MAX_BYTES} bytes" in message
+    assert peak < 16 * 1024 * 1024, peak  # headers only: no array was decompressed
+    # under a quota it would break: refused from its headers too, naming the declared size
+    settings.UNAS_UPLOAD_MAX_BYTES = 1024 * 1024 * 1024
+    settings.UNAS_UPLOAD_QUOTA_BYTES = 400 * 1024 * 1024
+    over = upload(web_client, "bomb.npz", bomb)
+    assert over.status_code == 400
+    assert f"declare {declared} bytes" in over.json()["file"][0]
+    assert "quota" in over.json()["file"][0]
+    assert UploadedDataset.objects.count() == 1 and quota_used(web_client) == before
+    stored = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert len(stored) == 1
+
+
+def test_an_npz_bomb_within_the_limits_counts_its_uncompressed_size(web_client, settings,
+                                                                    bomb):
+    """Accepted where the limits allow it, validated in chunks (memory stays flat while 502 MB
+    are decompressed), and its quota_bytes, shown in the API, is the uncompressed size: the
+    1 GiB quota admits two such files, not thousands."""
+    import tracemalloc
+
+    settings.UNAS_UPLOAD_MAX_BYTES = 1024 * 1024 * 1024
+    tracemalloc.start()
+    first = upload(web_client, "bomb.npz", bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert first.status_code == 201, first.content
+    assert peak < 16 * 1024 * 1024, peak
+    body = first.json()
+    assert body["size"] == len(bomb) and body["quota_bytes"] > 500_000_000
+    assert body["summary"]["num_train"] == 441_000
+    listing = web_client.get("/api/datasets/").json()
+    assert listing["quota"] == {"used_bytes": body["quota_bytes"],
+                                "limit_bytes": settings.UNAS_UPLOAD_QUOTA_BYTES}
+    assert listing["uploads"][0]["quota_bytes"] == body["quota_bytes"]
+    assert upload(web_client, "bomb2.npz", bomb).status_code == 201
+    third = upload(web_client, "bomb3.npz", bomb)
+    assert third.status_code == 400 and "quota" in third.json()["file"][0]
+    assert UploadedDataset.objects.count() == 2
+
+
+def test_a_header_declaring_more_than_its_data_is_refused(web_client, settings):
+    """A forged .npy header: a huge shape over a few bytes of data. Above the limits it is
+    refused from the header; within them, reading finds the data short."""
+    def forged(shape):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+            zf.writestr("x_train.npy", header.getvalue() + bytes(100))
+            for name, array in (("y_train", np.arange(shape[0]) % 2),
+                                ("x_test", np.zeros((4, *shape[1:]), np.uint8)),
+                                ("y_test", np.arange(4) % 2)):
+                out = io.BytesIO()
+                np.lib.format.write_array(out, array)
+                zf.writestr(f"{name}.npy", out.getvalue())
+        return buffer.getvalue()
+
+    huge = upload(web_client, "a.npz", forged((400_000, 32, 32)))  # 413 MB over 100 bytes
+    assert huge.status_code == 400 and "per-file limit" in huge.json()["file"][0]
+    assert "the arrays declare 412804128 bytes" in huge.json()["file"][0]
+    short = upload(web_client, "b.npz", forged((1000, 8, 8)))
+    assert short.status_code == 400 and "the data ends after" in short.json()["file"][0]
+    assert UploadedDataset.objects.count() == 0

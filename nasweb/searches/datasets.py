@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -100,6 +101,33 @@ def _check_decodes(handle: IO[bytes]) -> None:
     handle.seek(0)
 
 
+def _declared_bytes(handle: IO[bytes], kind: str) -> int:
+    """What the upload's data takes uncompressed, from its headers alone (the ``.npy`` headers
+    of an ``.npz``, the directory of a zip): nothing is decompressed (raises ``UploadError``)."""
+    from search_engine.train.datasets import (
+        DatasetError,
+        image_zip_declared_bytes,
+        npz_declared_bytes,
+    )
+
+    handle.seek(0)
+    try:
+        if kind == DatasetKind.NPZ:  # uncapped here: the caller names its own limit
+            return npz_declared_bytes(handle, max_bytes=sys.maxsize)
+        return image_zip_declared_bytes(handle)
+    except DatasetError as exc:
+        raise UploadError("file", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file triggers is a 400
+        log.warning("upload header check crashed", exc_info=True)
+        raise UploadError("file", f"the file could not be read ({type(exc).__name__})") from None
+    finally:
+        handle.seek(0)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):,.1f} MiB"
+
+
 def _sha256(handle: IO[bytes]) -> str:
     digest = hashlib.sha256()
     handle.seek(0)
@@ -114,16 +142,27 @@ def _quota_used(owner: Any) -> int:
     return int(rows.aggregate(total=Sum(Greatest("size", "quota_bytes")))["total"] or 0)
 
 
-def _over_quota(total: int, unpacked: int | None = None) -> UploadError:
-    what = f" ({unpacked} bytes uncompressed)" if unpacked is not None else ""
-    return UploadError("file", f"your uploads would take {total} bytes{what}, more than your "
+def _over_quota(total: int) -> UploadError:
+    return UploadError("file", f"your uploads would take {total} bytes, more than your "
                                f"quota of {settings.UNAS_UPLOAD_QUOTA_BYTES}", status=413)
+
+
+def quota_status(owner: Any) -> dict[str, int]:
+    """The owner's upload quota: bytes counted so far (each upload's ``quota_bytes``) and the
+    limit."""
+    return {"used_bytes": _quota_used(owner), "limit_bytes": settings.UNAS_UPLOAD_QUOTA_BYTES}
 
 
 def store_upload(owner: Any, name: str, upload: UploadedFile, kind: str | None = None,
                  image_size: tuple[int, int] = (32, 32),
                  color_mode: str = "grayscale") -> UploadedDataset:
-    """Validate and store a user's data set file."""
+    """Validate and store a user's data set file.
+
+    Limits: the file's own bytes against ``UNAS_UPLOAD_MAX_BYTES`` and the quota (413), then
+    what its data takes uncompressed, as its headers declare it, against both (400, naming the
+    declared size) before any data is decompressed; then the whole validation (streamed, one
+    array chunk or one image at a time). ``quota_bytes`` = the larger of the file and its
+    uncompressed data: what counts against the quota."""
     size = int(upload.size or 0)
     if size <= 0:
         raise UploadError("file", "the file is empty")
@@ -138,12 +177,27 @@ def store_upload(owner: Any, name: str, upload: UploadedFile, kind: str | None =
     if kind == DatasetKind.IMAGE_FOLDER:
         options = {"image_size": [int(image_size[0]), int(image_size[1])],
                    "color_mode": color_mode}
+    # the limits count what the data takes once unpacked, not the compressed file: a 0.5 MB
+    # .npz can declare 500 MB of arrays (refused here from its headers, before it is read)
+    declared = _declared_bytes(upload, kind)
+    what = "arrays" if kind == DatasetKind.NPZ else "zip's files"
+    limit = settings.UNAS_UPLOAD_MAX_BYTES
+    if declared > limit:
+        raise UploadError("file", f"the {what} declare {declared} bytes ({_mib(declared)}) "
+                                  f"uncompressed, more than the per-file limit of {limit} "
+                                  f"bytes ({_mib(limit)})")
+    quota_limit = settings.UNAS_UPLOAD_QUOTA_BYTES
+    if used + max(size, declared) > quota_limit:
+        raise UploadError("file", f"the {what} declare {declared} bytes ({_mib(declared)}) "
+                                  f"uncompressed; with your other uploads ({used} bytes) that "
+                                  f"is more than your quota of {quota_limit} bytes "
+                                  f"({_mib(quota_limit)})")
     upload.seek(0)
     found = _validate(upload, kind, options)
-    # the quota counts what the data takes once unpacked, not the compressed file
-    quota = max(size, int(found.pop("uncompressed_bytes") or 0))
-    if used + quota > settings.UNAS_UPLOAD_QUOTA_BYTES:
-        raise _over_quota(used + quota, quota)
+    # validation read the data and found it no longer than declared
+    quota = max(size, declared, int(found.pop("uncompressed_bytes") or 0))
+    if used + quota > quota_limit:  # pragma: no cover - the declared sizes were checked
+        raise _over_quota(used + quota)
     sha = _sha256(upload)
     row = UploadedDataset(owner=owner, name=name, kind=kind, size=size, quota_bytes=quota,
                           sha256=sha, options=options, **found)

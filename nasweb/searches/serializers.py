@@ -561,9 +561,21 @@ class UsageExampleSerializer(serializers.Serializer):
 class UploadedDatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = UploadedDataset
-        fields = ["id", "name", "kind", "size", "sha256", "input_shape", "num_classes",
-                  "class_names", "options", "summary", "created_at"]
+        fields = ["id", "name", "kind", "size", "quota_bytes", "sha256", "input_shape",
+                  "num_classes", "class_names", "options", "summary", "created_at"]
         read_only_fields = fields
+        extra_kwargs = {
+            "size": {"help_text": "bytes of the stored file as uploaded (compressed)"},
+            "quota_bytes": {"help_text": "bytes counted against your upload quota: what the "
+                                         "data takes uncompressed (.npz: the arrays, as their "
+                                         "headers declare and the data was checked to match; "
+                                         "zip: its entries), or the file's size when larger"},
+        }
+
+
+class QuotaSerializer(serializers.Serializer):
+    used_bytes = serializers.IntegerField(help_text="the sum of your uploads' quota_bytes")
+    limit_bytes = serializers.IntegerField()
 
 
 class UploadCreateSerializer(serializers.Serializer):
@@ -591,6 +603,7 @@ class ServerDatasetSerializer(serializers.Serializer):
 class DatasetListSerializer(serializers.Serializer):
     server = ServerDatasetSerializer(many=True)
     uploads = UploadedDatasetSerializer(many=True)
+    quota = QuotaSerializer(help_text="your upload quota (uncompressed bytes)")
 
 
 class McuPresetSerializer(serializers.Serializer):

@@ -437,7 +437,8 @@ class DatasetListView(APIView):
     def get(self, request: Request) -> Response:
         uploads = UploadedDataset.objects.filter(owner=request.user)
         return Response({"server": datasets.dataset_listing(),
-                         "uploads": UploadedDatasetSerializer(uploads, many=True).data})
+                         "uploads": UploadedDatasetSerializer(uploads, many=True).data,
+                         "quota": datasets.quota_status(request.user)})
 
 
 @extend_schema_view(

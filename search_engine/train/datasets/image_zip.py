@@ -104,8 +104,10 @@ def _read_member(
 
 
 def _scan(
-    zf: zipfile.ZipFile, limits: ZipLimits, read: bool
+    zf: zipfile.ZipFile, limits: ZipLimits, read: bool, keep: bool = True
 ) -> tuple[ImageZipSummary, list[zipfile.ZipInfo], np.ndarray, list[bytes]]:
+    """Check the archive; with ``read``, every image's bytes are read and its header checked,
+    one image at a time, and kept (returned in the list) only with ``keep``."""
     infos = zf.infolist()
     if len(infos) > limits.max_files:
         raise DatasetError(f"the zip holds {len(infos)} entries, more than the limit "
@@ -170,7 +172,8 @@ def _scan(
             data = _read_member(zf, info, limits.max_total_bytes - used, limits)
             used += len(data)
             check_image_bytes(data, f"zip entry {info.filename!r}", limits.max_pixels)
-            blobs.append(data)
+            if keep:
+                blobs.append(data)
     summary = ImageZipSummary(
         class_names=tuple(classes),
         counts=tuple(int(c) for c in np.bincount(labels, minlength=len(classes))),
@@ -201,11 +204,21 @@ def validate_image_zip(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ImageZipSummary:
     """Check a class-folder image zip (structure, limits, every image's header) without
-    decoding any image; raise `DatasetError` on the first problem."""
+    decoding any image; raise `DatasetError` on the first problem. The images are read one at
+    a time and not kept: memory does not grow with the archive
+    (``decode_check.check_decodes`` then decodes them, in a child process)."""
     limits = ZipLimits(max_files, max_total_bytes, max_file_bytes, max_pixels)
     with _open(path_or_file) as zf:
-        summary, _, _, _ = _scan(zf, limits, read=True)
+        summary, _, _, _ = _scan(zf, limits, read=True, keep=False)
     return summary
+
+
+def image_zip_declared_bytes(path_or_file: str | Path | IO[bytes]) -> int:
+    """What the zip's entries take uncompressed, by the sizes its directory declares (nothing
+    is decompressed), so that an upload too big once unpacked is refused before it is read.
+    Reading checks them later: an entry that decompresses to more is refused (zip bomb)."""
+    with _open(path_or_file) as zf:
+        return sum(info.file_size for info in zf.infolist())
 
 
 def _check_options(image_size: object, color_mode: str) -> tuple[int, int]:

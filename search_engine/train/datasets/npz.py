@@ -130,7 +130,8 @@ def _class_names(arr: np.ndarray) -> tuple[str, ...]:
 
 def _validate_headers(zf: zipfile.ZipFile, max_bytes: int, max_samples: int
                       ) -> tuple[dict[str, zipfile.ZipInfo], int]:
-    """The archive's entries and every header checked; (members, declared bytes)."""
+    """The archive's entries and every header checked, no array data read; (members, the
+    bytes the arrays' headers declare: shape x item size, summed)."""
     members: dict[str, zipfile.ZipInfo] = {}
     allowed = REQUIRED + OPTIONAL
     for info in zf.infolist():
@@ -158,6 +159,11 @@ def _validate_headers(zf: zipfile.ZipFile, max_bytes: int, max_samples: int
         )
     splits = [s for s in ("train", "val", "test") if f"x_{s}" in members]
     headers = {k: _read_header(zf, info, k) for k, info in members.items()}
+    array_bytes = sum(_nbytes(shape, dtype) for shape, dtype in headers.values())
+    if array_bytes > max_bytes:  # a header may declare more than the zip entry's size
+        raise DatasetError(
+            f"the arrays declare {array_bytes} bytes uncompressed, more than the limit "
+            f"{max_bytes}")
     for s in splits:
         _check_x_header(f"x_{s}", *headers[f"x_{s}"])
         _check_y_header(f"y_{s}", *headers[f"y_{s}"], headers[f"x_{s}"][0][0])
@@ -169,7 +175,11 @@ def _validate_headers(zf: zipfile.ZipFile, max_bytes: int, max_samples: int
     total = sum(headers[f"x_{s}"][0][0] for s in splits)
     if total > max_samples:
         raise DatasetError(f"{total} samples in all, more than the limit {max_samples}")
-    return members, declared
+    return members, array_bytes
+
+
+def _nbytes(shape: tuple, dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact: no int64 overflow
 
 
 def _validate(
@@ -324,7 +334,7 @@ def _validate_lazy(source: str | Path | IO[bytes], max_bytes: int,
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DatasetError(f"not a readable .npz archive ({exc})") from exc
     with zf:
-        names, _ = _validate_headers(zf, max_bytes, max_samples)
+        names, array_bytes = _validate_headers(zf, max_bytes, max_samples)
         stats = {k: _stream_stats(zf, info, k) for k, info in names.items()
                  if k != "class_names"}
         class_names = None
@@ -379,7 +389,27 @@ def _validate_lazy(source: str | Path | IO[bytes], max_bytes: int,
                       num_classes=k, class_names=label_names,
                       source_dtype=str(stats["x_train"].dtype), scale=scale,
                       has_validation="val" in n,
-                      uncompressed_bytes=sum(i.file_size for i in names.values()))
+                      uncompressed_bytes=array_bytes)
+
+
+def npz_declared_bytes(
+    path_or_file: str | Path | IO[bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+) -> int:
+    """What the arrays of a `.npz` take once loaded, from their `.npy` headers alone (shape x
+    item size, summed; no array data is read or decompressed), so that a small archive
+    declaring a huge array can be refused before it is streamed. The archive's entries and
+    headers are checked as `validate_npz` checks them (`DatasetError`); the data itself is
+    not: `validate_npz` then reads it and refuses a member longer or shorter than its header.
+    """
+    try:
+        zf = zipfile.ZipFile(path_or_file)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DatasetError(f"not a readable .npz archive ({exc})") from exc
+    with zf:
+        return _validate_headers(zf, max_bytes, max_samples)[1]
 
 
 def validate_npz(
@@ -390,7 +420,8 @@ def validate_npz(
 ) -> NpzSummary:
     """Check a `.npz` upload completely, reading each array in chunks (memory stays about
     1 MiB whatever the archive declares); raise `DatasetError` naming the bad field.
-    ``uncompressed_bytes`` is what the arrays take once loaded: count that, not the file."""
+    ``uncompressed_bytes`` is what the arrays take once loaded (the headers' sizes, which the
+    data was checked to match): count that, not the file."""
     return _validate_lazy(path_or_file, max_bytes, max_samples)
 
 
