@@ -44,11 +44,16 @@ def fake_evaluator_with_header(architecture: dict, sparsity: float, context: Any
                                candidate_id: int) -> tuple[dict, dict]:
     """``tests.fake_evaluator`` (analytic metrics, no TensorFlow), and as files the shipped sine
     model with a real C header whose arena size is the candidate's (fake) measured arena, so
-    that pages can show and download a header tied to the candidate's figures."""
+    that pages can show and download a header tied to the candidate's figures. When
+    ``$UNAS_FAKE_HOLD_DIR/fail-seed-<seed>`` exists, every candidate of that search fails
+    (``tests.fake_evaluator.fail``), as with a data set that cannot be decoded."""
     from search_engine.export.header import render_c_header
-    from tests.fake_evaluator import evaluate
+    from tests.fake_evaluator import evaluate, fail
 
     hold_while_training(context)
+    folder = os.environ.get("UNAS_FAKE_HOLD_DIR")
+    if folder and (Path(folder) / f"fail-seed-{context.seed}").exists():
+        fail(architecture, sparsity, context, candidate_id=candidate_id)  # raises
     metrics, files = evaluate(architecture, sparsity, context, candidate_id=candidate_id)
     if "tflite" not in files:  # stopped early at a rung: nothing exported
         return metrics, files

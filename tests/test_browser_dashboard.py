@@ -284,6 +284,24 @@ def test_a_running_candidate_shows_its_epoch_and_time_left(page, app):
     expect(live).to_have_count(0)
 
 
+def test_a_search_whose_candidates_all_fail_ends_failed_and_says_why(page, app):
+    """Issue 12: every candidate failed (an image zip that did not decode) and the dashboard
+    said 'finished' with nothing telling the user why."""
+    seed = 9000 + uuid.uuid4().int % 100_000  # this search's candidates only
+    (Path(app.env["UNAS_FAKE_HOLD_DIR"]) / f"fail-seed-{seed}").touch()
+    sign_up(page)
+    search = new_search(page, new_project(page), rounds=2, population=2, sample=1, seed=seed)
+    page.goto(f"/searches/{search}/")
+    page.wait_for_function("document.getElementById('dashboard').dataset.state === 'failed'",
+                           timeout=60_000)
+    error = page.locator("#search-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("all 2 candidates failed; the last error: ValueError: zip "
+                                  "entry 'pets/dog/")
+    expect(error).to_contain_text("cannot decode the image (Invalid PNG data)")
+    expect(page.locator("#state")).not_to_have_text("Finished")
+
+
 def test_the_candidate_page_shows_the_headers_own_usage_example_and_it_compiles(page,
                                                                                 tmp_path):
     """The 'Use it in a TFLite Micro sketch' card was a hand-written snippet (Invoke commented
