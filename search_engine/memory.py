@@ -27,6 +27,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from search_engine.graph.opgraph import OpGraph, OpGraphError
 from search_engine.resources.peak_memory import default_profile, optimal_order
@@ -53,10 +54,10 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
         ) from None
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"--input-shape must be H,W,C with positive integers (got {text!r})")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
-def _architecture_graph(obj: dict, args: argparse.Namespace) -> OpGraph:
+def _architecture_graph(obj: dict[str, Any], args: argparse.Namespace) -> OpGraph:
     if args.input_shape is None or args.classes is None:
         raise InputError(
             "an architecture JSON needs --input-shape H,W,C and --classes N to build its graph"
@@ -120,7 +121,7 @@ def load_graph(path: Path, args: argparse.Namespace) -> OpGraph:
 
 
 def analyse(graph: OpGraph, order_only: bool = False,
-            time_budget: float | None = DEFAULT_TIME_BUDGET) -> dict:
+            time_budget: float | None = DEFAULT_TIME_BUDGET) -> dict[str, Any]:
     """The CLI's output object for ``graph`` (``time_budget`` in seconds, ``None``: none).
     When the budget ran out before the order was proven optimal, ``proven_optimal`` (False)
     and ``lower_bound_bytes`` are added."""
@@ -145,7 +146,7 @@ def analyse(graph: OpGraph, order_only: bool = False,
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2
+    def error(self, message: str) -> NoReturn:  # one line, status 2
         self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
 
 

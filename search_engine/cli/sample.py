@@ -10,7 +10,7 @@ from search_engine.cli import arguments
 from search_engine.space import SearchSpace, architecture_to_json
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sample``."""
     parser = subparsers.add_parser(
         "sample",

@@ -53,7 +53,7 @@ def _error(text: str) -> float:
     return value
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``search``."""
     parser = subparsers.add_parser(
         "search", help="run (or resume) a μNAS search",

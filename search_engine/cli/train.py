@@ -15,11 +15,15 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from search_engine.cli import arguments
 
+if TYPE_CHECKING:
+    from search_engine.space import Architecture
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``train``."""
     parser = subparsers.add_parser(
         "train",
@@ -81,7 +85,7 @@ def _sparsity(text: str) -> float:
     return value
 
 
-def _read_arch(path: str) -> object:
+def _read_arch(path: str) -> Architecture:
     from search_engine.space import ArchitectureError, architecture_from_json
 
     p = Path(path)
@@ -97,7 +101,7 @@ def _read_arch(path: str) -> object:
         raise _BadInput(f"--arch: invalid architecture: {exc}") from exc
 
 
-def _print_progress(event: dict) -> None:
+def _print_progress(event: dict[str, Any]) -> None:
     stage = event.get("stage")
     if stage == "train":
         extra = ""
@@ -150,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         except (DatasetError, OSError) as exc:
             raise _BadInput(str(exc)) from exc
         try:
-            SearchSpace(tuple(dataset.input_shape), dataset.num_classes).validate(arch)
+            shape = cast("tuple[int, int, int]", tuple(dataset.input_shape))
+            SearchSpace(shape, dataset.num_classes).validate(arch)
         except ArchitectureError as exc:
             raise _BadInput(f"--arch: invalid architecture for {dataset.name}: {exc}") from exc
     except _BadInput as exc:

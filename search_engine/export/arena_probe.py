@@ -31,11 +31,12 @@ import re
 import sys
 import tempfile
 import time
+from typing import Any
 
 _TOTAL_RE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 
-def _allocation_figures(interpreter: object) -> dict[str, int]:
+def _allocation_figures(interpreter: Any) -> dict[str, int]:
     """Capture TFLM's C++ ``PrintAllocations`` output (written to fd 2) and parse it."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -56,12 +57,12 @@ class _Server:
         self.model: bytes | None = None
         self.n_inputs = 0
 
-    def _interpreter(self, arena: int) -> object:
+    def _interpreter(self, arena: int) -> Any:  # a tflite_micro Interpreter (untyped)
         from tflite_micro.python.tflite_micro import runtime
 
         return runtime.Interpreter.from_bytes(self.model, arena_size=int(arena))
 
-    def load(self, req: dict) -> dict:
+    def load(self, req: dict[str, Any]) -> dict[str, Any]:
         with open(req["path"], "rb") as f:
             self.model = f.read()
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
@@ -70,7 +71,7 @@ class _Server:
         self.n_inputs = sub.InputsLength()
         return {"ok": True, "inputs": self.n_inputs, "outputs": sub.OutputsLength()}
 
-    def probe(self, req: dict) -> dict:
+    def probe(self, req: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
         interp = self._interpreter(req["arena"])
@@ -78,12 +79,12 @@ class _Server:
             d = interp.get_input_details(i)
             interp.set_input(np.zeros(d["shape"], dtype=d["dtype"]), i)
         interp.invoke()
-        reply: dict = {"ok": True}
+        reply: dict[str, Any] = {"ok": True}
         if req.get("record"):
             reply.update(_allocation_figures(interp))
         return reply
 
-    def run(self, req: dict) -> dict:
+    def run(self, req: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
         x = np.load(req["x_path"])

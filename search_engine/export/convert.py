@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,7 @@ def convert_to_int8_tflite(
         raise ConversionError(f"model input shape {input_shape} must be fully defined")
     samples = _representative_samples(representative_x, input_shape, num_samples, seed)
 
-    def representative_dataset():  # noqa: ANN202 - generator for the converter
+    def representative_dataset() -> Iterator[list[np.ndarray]]:  # for the converter
         for i in range(len(samples)):
             yield [samples[i : i + 1]]
 

@@ -30,7 +30,7 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class TfliteGraphError(ValueError):
     """A ``.tflite`` model this module cannot read, or an invalid operator order."""
 
 
-def _schema():  # noqa: ANN202 - a module
+def _schema() -> Any:  # the flatbuffer schema module generated for TFLite (untyped)
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
     return schema_py_generated
@@ -85,7 +85,7 @@ def _opcode_names() -> dict[int, str]:
     return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def _root(data: bytes):  # noqa: ANN202 - flatbuffer table
+def _root(data: bytes) -> Any:  # a flatbuffer Model table
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TfliteGraphError("not a TFLite flatbuffer (file identifier 'TFL3' missing)")
     schema = _schema()
@@ -98,7 +98,7 @@ def _root(data: bytes):  # noqa: ANN202 - flatbuffer table
     return model
 
 
-def _tensors(model) -> list[_Tensor]:  # noqa: ANN001
+def _tensors(model: Any) -> list[_Tensor]:
     sub = model.Subgraphs(0)
     raw = []
     for i in range(sub.TensorsLength()):

@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -67,6 +68,11 @@ def _round_up(n: int) -> int:
     return -(-int(n) // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
 
 
+def _pipes(proc: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    """The child's stdin and stdout (both opened as pipes by ``TflmRunner._start``)."""
+    return cast(IO[str], proc.stdin), cast(IO[str], proc.stdout)
+
+
 class TflmRunner:
     """A persistent TFLM child process for one model (use as a context manager)."""
 
@@ -75,7 +81,7 @@ class TflmRunner:
         self._model_path = Path(self._dir.name) / "model.tflite"
         self._model_path.write_bytes(bytes(tflite_bytes))
         self._timeout_s = timeout_s
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[str] | None = None
         self.probes = 0
         self.crashes = 0
         self.restarts = 0
@@ -100,21 +106,24 @@ class TflmRunner:
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        stdin, stdout = _pipes(proc)
         try:
             if proc.poll() is None:
-                proc.stdin.write('{"cmd": "quit"}\n')
-                proc.stdin.flush()
+                stdin.write('{"cmd": "quit"}\n')
+                stdin.flush()
                 proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired, ValueError):
             proc.kill()
             proc.wait()
-        for stream in (proc.stdin, proc.stdout):
+        for stream in (stdin, stdout):
             try:
                 stream.close()
             except OSError:
                 pass
 
-    def _request(self, req: dict, timeout_s: float | None = -1.0) -> dict | None:
+    def _request(
+        self, req: dict[str, Any], timeout_s: float | None = -1.0
+    ) -> dict[str, Any] | None:
         """Send one request; the reply, or None if the child died while handling it.
 
         ``timeout_s``: -1 = the runner's default, None = wait as long as the child lives."""
@@ -122,21 +131,23 @@ class TflmRunner:
             timeout_s = self._timeout_s
         proc = self._proc
         assert proc is not None
+        stdin, stdout = _pipes(proc)
         try:
-            proc.stdin.write(json.dumps(req) + "\n")
-            proc.stdin.flush()
+            stdin.write(json.dumps(req) + "\n")
+            stdin.flush()
         except (BrokenPipeError, OSError):
             return None
-        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+        ready, _, _ = select.select([stdout], [], [], timeout_s)
         if not ready:
             proc.kill()
             raise TflmError(f"TFLM child did not answer within {timeout_s:.0f} s")
-        line = proc.stdout.readline()
+        line = stdout.readline()
         if not line:
             return None
-        return json.loads(line)
+        reply: dict[str, Any] = json.loads(line)  # the probe answers one JSON object a line
+        return reply
 
-    def _call(self, req: dict, timeout_s: float | None = -1.0) -> dict | None:
+    def _call(self, req: dict[str, Any], timeout_s: float | None = -1.0) -> dict[str, Any] | None:
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 self._stop()

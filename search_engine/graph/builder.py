@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import cast
 
 from search_engine.graph.opgraph import Op, OpGraph
 from search_engine.graph.walk import INPUT, LayerSpec, walk
@@ -45,4 +46,5 @@ def build_op_graph(
     arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
 ) -> OpGraph:
     """The int8 op graph of ``arch`` for inputs of ``input_shape`` and ``num_classes`` logits."""
-    return op_graph_from_specs(walk(arch, input_shape, num_classes), tuple(input_shape))
+    shape = cast("tuple[int, int, int]", tuple(input_shape))
+    return op_graph_from_specs(walk(arch, input_shape, num_classes), shape)

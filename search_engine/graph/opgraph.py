@@ -10,6 +10,7 @@ execution order, the "default" order. The same structure comes from an architect
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class OpGraphError(ValueError):
@@ -26,7 +27,7 @@ class Op:
     macs: int = 0
     params: int = 0
     kind: str = ""
-    attrs: dict = field(default_factory=dict, compare=False, hash=False)
+    attrs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class OpGraph:
         """Parse and fully validate an op-graph JSON object (see :func:`op_graph_from_json`)."""
         return op_graph_from_json(obj)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The op-graph JSON object of this graph (see :func:`op_graph_to_json`)."""
         return op_graph_to_json(self)
 
@@ -238,11 +239,11 @@ def op_graph_from_json(obj: object) -> OpGraph:
     return graph
 
 
-def op_graph_to_json(graph: OpGraph) -> dict:
+def op_graph_to_json(graph: OpGraph) -> dict[str, Any]:
     """The JSON-ready dict of ``graph`` (``macs``/``params``/``kind`` only where set)."""
     ops = []
     for op in graph.ops:
-        item: dict = {"name": op.name, "inputs": list(op.inputs), "output": op.output}
+        item: dict[str, Any] = {"name": op.name, "inputs": list(op.inputs), "output": op.output}
         if op.macs:
             item["macs"] = op.macs
         if op.params:

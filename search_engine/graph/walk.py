@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from search_engine.space.architecture import Architecture, ConvLayer
 from search_engine.space.errors import ArchitectureError
@@ -94,7 +95,7 @@ def _conv(name: str, source: str, layer: ConvLayer, inp: str, shape: Shape) -> L
     if layer.kind == "depthwise":
         c_out, weights, kind, filters = c_in, k * k * c_in, "depthwise_conv2d", None
     else:
-        c_out = layer.channels
+        c_out = cast(int, layer.channels)  # set on every non-depthwise layer
         weights, kind, filters = k * k * c_in * c_out, "conv2d", c_out
     extra = BN_PARAMS_PER_CHANNEL * c_out if layer.batch_norm else c_out
     return LayerSpec(
@@ -149,7 +150,7 @@ def walk(
     Raises :class:`ArchitectureError` for an invalid architecture and ``ValueError`` for a
     bad input shape or class count.
     """
-    space = SearchSpace(tuple(input_shape), num_classes)
+    space = SearchSpace(cast("tuple[int, int, int]", tuple(input_shape)), num_classes)
     arch = space.normalise(arch)
     specs: list[LayerSpec] = []
 
@@ -208,7 +209,7 @@ def walk(
     name, shape = emit(
         LayerSpec(name="flatten", kind="reshape", inputs=(name,), output_shape=(math.prod(shape),))
     )
-    for i, layer in enumerate(arch.dense):
-        name, shape = emit(_dense(f"dense{i}", name, shape[0], layer.units, True, f"dense[{i}]"))
+    for i, dense in enumerate(arch.dense):
+        name, shape = emit(_dense(f"dense{i}", name, shape[0], dense.units, True, f"dense[{i}]"))
     emit(_dense("classifier", name, shape[0], num_classes, False, None))
     return tuple(specs)

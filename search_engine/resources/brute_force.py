@@ -27,7 +27,7 @@ def enumerate_problem(
     :class:`EnumerationTimeout` is raised."""
     n = problem.n
     full = (1 << n) - 1
-    best_peak = [None]
+    best_peak: list[int | None] = [None]
     best_order: list[list[int]] = [[]]
     count = [0]
     order: list[int] = []

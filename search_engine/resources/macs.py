@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search_engine.graph.opgraph import OpGraph
+from search_engine.graph.opgraph import Op, OpGraph
 from search_engine.graph.walk import LayerSpec
 
 Layers = OpGraph | Sequence[LayerSpec]
 
 
-def _items(layers: Layers) -> Sequence:
+def _items(layers: Layers) -> Sequence[Op | LayerSpec]:
     return layers.ops if isinstance(layers, OpGraph) else layers
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from search_engine.resources.order_units import Unit, build_jobs, compose, priority
 from search_engine.resources.schedule_problem import Problem
@@ -179,7 +180,7 @@ class _SplitSearch:
                  lower_bound: int) -> None:
         jobs = shape.jobs
         self.base0 = shape.base0
-        self.release = jobs[shape.release]
+        self.release = jobs[cast(int, shape.release)]  # built only for a shape with a release
         self.tail = tail
         self.deadline = deadline
         self.k = k = len(shape.chains)

@@ -281,6 +281,8 @@ def units_schedule(problem: Problem, deadline: float | None = None
             out = max(out, closure.bound(u, done))
         return _finite(out)
 
+    timed_out = False
+
     def search(budget: float) -> bool:
         """The A* below; False if it ran out of ``budget`` pops before finishing (``upper``
         and ``best_seq`` then hold the best schedule found so far)."""
@@ -347,7 +349,6 @@ def units_schedule(problem: Problem, deadline: float | None = None
                                           base + ds[v], False))
         return True
 
-    timed_out = False
     # A short search first; if it does not finish, tighten the root bound with the joint
     # bound over more likely bottlenecks (exponential in their number, so only now), aim the
     # greedy at it, and search again without a budget.

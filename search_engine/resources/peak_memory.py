@@ -22,6 +22,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from search_engine.graph.opgraph import OpGraph, validate_op_graph
 from search_engine.resources.order_dp import dp_order, dp_schedule
@@ -51,7 +52,7 @@ class MemoryStep:
     tensors: tuple[tuple[str, int], ...]
     total: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "tensors": dict(self.tensors), "total": self.total}
 
 
@@ -77,7 +78,7 @@ class MemoryProfile:
         """The first step whose working set is the peak."""
         return next(s for s in self.timeline if s.total == self.peak_bytes)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "peak_bytes": self.peak_bytes,
             "paper_peak_bytes": self.paper_peak_bytes,

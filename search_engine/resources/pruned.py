@@ -20,6 +20,7 @@ from search_engine.resources.model_size import ResourceSummary, summarise_specs
 from search_engine.resources.peak_memory import MemoryProfile, optimal_order
 from search_engine.space.architecture import Architecture
 from search_engine.space.pruned import pruned_architecture
+from search_engine.space.search_space import int_shape
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def analyse_walk(pruned: Architecture, input_shape: tuple[int, int, int],
                  num_classes: int) -> PrunedAnalysis:
     """The figures of an architecture that is pruned already (hidden dense layers may be
     below the search space's minimum)."""
-    shape = tuple(int(v) for v in input_shape)
+    shape = int_shape(input_shape)
     specs = pruned_walk(pruned, shape, int(num_classes))
     graph = op_graph_from_specs(specs, shape)
     return PrunedAnalysis(pruned, specs, graph, summarise_specs(specs), optimal_order(graph))
@@ -50,5 +51,5 @@ def analyse_walk(pruned: Architecture, input_shape: tuple[int, int, int],
 def analyse_pruned(arch: Architecture, sparsity: float, input_shape: tuple[int, int, int],
                    num_classes: int) -> PrunedAnalysis:
     """The figures of ``arch`` after pruning to ``sparsity`` (``space.pruned``)."""
-    shape = tuple(int(v) for v in input_shape)
+    shape = int_shape(input_shape)
     return analyse_walk(pruned_architecture(arch, sparsity, shape), shape, num_classes)

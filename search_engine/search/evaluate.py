@@ -62,7 +62,9 @@ def weights_file(context: EvaluationContext, candidate_id: int) -> Path | None:
     return Path(weights_dir) / f"{candidate_id:05d}.npz" if weights_dir else None
 
 
-def _inheritance(context: EvaluationContext, profile: Any) -> tuple[Any, Any, dict | None]:
+def _inheritance(
+    context: EvaluationContext, profile: Any
+) -> tuple[Any, Any, dict[str, Any] | None]:
     """(profile to train with, parent weights or ``None``, what to report)."""
     plan = context.options.get("inherit")
     if not plan:
@@ -95,7 +97,7 @@ def evaluate_candidate(architecture: dict[str, Any], sparsity: float,
     should_stop = context.options.get("should_stop")
     on_progress = context.options.get("on_progress")
 
-    def progress(event: dict) -> None:
+    def progress(event: dict[str, Any]) -> None:
         if on_progress is not None:
             on_progress(event)
         if should_stop is not None and should_stop():

@@ -28,6 +28,7 @@ from search_engine.space.architecture import (
     DenseLayer,
     Pooling,
 )
+from search_engine.space.search_space import int_shape
 from search_engine.space.serialise import architecture_to_json
 
 from .overhead import estimate_overhead
@@ -65,7 +66,7 @@ def _tiny_architectures() -> list[Architecture]:
 def smallest_fit(input_shape: tuple[int, int, int], num_classes: int,
                  max_sparsity: float = 0.0) -> LimitFloor:
     """The smallest SRAM and Flash estimates over the space's smallest models (module doc)."""
-    shape = tuple(int(d) for d in input_shape)
+    shape = int_shape(input_shape)
     best_sram: tuple[int, int, int] | None = None
     best_flash: tuple[int, int, int] | None = None
     for arch in _tiny_architectures():

@@ -54,7 +54,10 @@ def load_evaluator(path: str) -> Callable[..., tuple[dict[str, Any], dict[str, s
     module_name, _, function = path.partition(":")
     if not module_name or not function:
         raise ValueError(f"evaluator: expected 'module:function', got {path!r}")
-    return getattr(importlib.import_module(module_name), function)
+    evaluator: Callable[..., tuple[dict[str, Any], dict[str, str]]] = getattr(
+        importlib.import_module(module_name), function
+    )
+    return evaluator
 
 
 def _init_worker(log_path: str | None) -> None:
@@ -115,7 +118,7 @@ def run_local(search: Search, context: EvaluationContext, *, workers: int = 1,
     while not search.finished and time_left():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                    initializer=_init_worker, initargs=(log_path,))
-        futures: dict[Future, int] = {}
+        futures: dict[Future[tuple[dict[str, Any], dict[str, str], float]], int] = {}
         broken = False
         try:
             while True:

@@ -19,6 +19,7 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .errors import ConfigError
 
@@ -53,11 +54,11 @@ class SoftBounds:
         """The objectives that take part, with their bounds."""
         return {k: float(v) for k, v in self.as_dict().items() if v is not None}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: Mapping) -> SoftBounds:
+    def from_json(cls, obj: Mapping[str, Any]) -> SoftBounds:
         return cls(**{k: obj.get(k) for k in OBJECTIVES})
 
 
@@ -78,11 +79,11 @@ class HardLimits:
                 raise ConfigError(f"limits.{name}", f"must be a positive integer (got {value!r})",
                                   label=f"hard limit {name}")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: Mapping) -> HardLimits:
+    def from_json(cls, obj: Mapping[str, Any]) -> HardLimits:
         return cls(sram_bytes=obj["sram_bytes"], flash_bytes=obj["flash_bytes"],
                    macs=obj.get("macs"))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from search_engine.graph.opgraph import OpGraph
 
@@ -35,7 +35,7 @@ class JsonSpace:
     def __init__(self, input_shape: tuple[int, int, int], num_classes: int) -> None:
         from search_engine.space import SearchSpace
 
-        self.input_shape = tuple(input_shape)
+        self.input_shape = cast("tuple[int, int, int]", tuple(input_shape))
         self.num_classes = num_classes
         self.space = SearchSpace(self.input_shape, num_classes)
         self._references: list[tuple[str, dict[str, Any]]] | None = None
@@ -79,7 +79,8 @@ def dataset_shape(name: str, data_dir: str | None) -> DatasetShape:
         dataset = load_dataset(name, data_dir=data_dir, limit=200)
     except DatasetError as exc:
         raise SetupError(str(exc)) from None
-    return DatasetShape(name, tuple(dataset.input_shape), dataset.num_classes)
+    shape = cast("tuple[int, int, int]", tuple(dataset.input_shape))
+    return DatasetShape(name, shape, dataset.num_classes)
 
 
 def open_space(dataset: str, profile: str, data_dir: str | None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from search_engine.space.architecture import (
     CONV_KINDS,
@@ -27,6 +27,7 @@ from search_engine.space.architecture import (
     Architecture,
     ConvBlock,
     ConvLayer,
+    Pooling,
 )
 from search_engine.space.errors import ArchitectureError
 from search_engine.space.sampling import sample_block, sample_dense, sample_layer, sample_pooling
@@ -221,9 +222,9 @@ def _channel_sites(arch: Architecture) -> list[Site]:
     return [
         (b, j, d)
         for b, j in _layers(arch)
-        if arch.blocks[b].layers[j].channels is not None
+        if (channels := arch.blocks[b].layers[j].channels) is not None
         for d in CHANNEL_STEPS
-        if MIN_CHANNELS <= arch.blocks[b].layers[j].channels + d <= MAX_CHANNELS
+        if MIN_CHANNELS <= channels + d <= MAX_CHANNELS
     ]
 
 
@@ -256,9 +257,15 @@ def _toggle_pooling(arch: Architecture, site: Site, ctx: _Context) -> Architectu
     return replace(arch, pooling=sample_pooling(ctx.rng) if arch.pooling is None else None)
 
 
+def _pooling(arch: Architecture) -> Pooling:
+    # the pooling morphisms offer sites only for an architecture that has a pooling layer
+    return cast(Pooling, arch.pooling)
+
+
 def _change_pooling_type(arch: Architecture, site: Site, ctx: _Context) -> Architecture:
-    kind = "max" if arch.pooling.kind == "avg" else "avg"
-    return replace(arch, pooling=replace(arch.pooling, kind=kind))
+    pooling = _pooling(arch)
+    kind = "max" if pooling.kind == "avg" else "avg"
+    return replace(arch, pooling=replace(pooling, kind=kind))
 
 
 def _pool_size_sites(arch: Architecture) -> list[Site]:
@@ -268,7 +275,8 @@ def _pool_size_sites(arch: Architecture) -> list[Site]:
 
 
 def _change_pooling_size(arch: Architecture, d: int, ctx: _Context) -> Architecture:
-    return replace(arch, pooling=replace(arch.pooling, size=arch.pooling.size + d))
+    pooling = _pooling(arch)
+    return replace(arch, pooling=replace(pooling, size=pooling.size + d))
 
 
 def _insert_dense_sites(arch: Architecture) -> list[Site]:

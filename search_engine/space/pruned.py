@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from search_engine.space.architecture import MIN_UNITS, Architecture, DenseLayer
 from search_engine.space.serialise import architecture_to_json
@@ -97,7 +98,8 @@ def channel_groups(
                 if layer.kind == "depthwise":
                     owner[source] = (space, False)
                 else:
-                    space = new_space(layer.channels)
+                    # only a depthwise layer has no channel count of its own
+                    space = new_space(cast(int, layer.channels))
                     owner[source] = (space, True)
             outputs.append(space)
         root = find(outputs[0])
@@ -109,8 +111,8 @@ def channel_groups(
                 parent[hi] = lo
                 root = lo
         current = root
-    for i, layer in enumerate(arch.dense):
-        owner[f"dense[{i}]"] = (new_space(layer.units), True)
+    for i, dense in enumerate(arch.dense):
+        owner[f"dense[{i}]"] = (new_space(dense.units), True)
 
     roots = sorted({find(x) for x in range(len(parent))})
     index = {r: k for k, r in enumerate(roots)}
@@ -185,7 +187,7 @@ def _block_layer(source: str) -> tuple[int, int]:
     return int(head[len("blocks[") : -1]), int(tail[len("layers[") : -1])
 
 
-def pruned_architecture_to_json(arch: Architecture) -> dict:
+def pruned_architecture_to_json(arch: Architecture) -> dict[str, Any]:
     """JSON of a (pruned) architecture in the schema of ``architecture_to_json``, accepting
     hidden dense layers below the search space's 10-unit minimum."""
     units = [layer.units for layer in arch.dense]

@@ -8,12 +8,19 @@ are methods here.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 from search_engine.space import morphisms, sampling, serialise, validation
 from search_engine.space.architecture import Architecture
 from search_engine.space.errors import ArchitectureError
+
+
+def int_shape(values: Iterable[SupportsInt]) -> tuple[int, int, int]:
+    """``tuple(int(v) for v in values)``, typed as the (H, W, C) shape that callers pass
+    (:class:`SearchSpace` rejects any other length)."""
+    return cast("tuple[int, int, int]", tuple(int(v) for v in values))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from typing import TypeGuard, cast
 
 from search_engine.space.architecture import (
     CONV_KINDS,
@@ -52,11 +53,11 @@ def show(value: object) -> str:
         return repr(value)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _one_of(value: object, allowed: tuple, path: str) -> None:
+def _one_of(value: object, allowed: tuple[object, ...], path: str) -> None:
     ok = any(type(value) is type(a) and value == a for a in allowed)
     if not ok:
         options = ", ".join(str(a) for a in allowed)
@@ -124,10 +125,10 @@ def check_structure(arch: object) -> None:
         _one_of(arch.pooling.kind, POOL_KINDS, "pooling.kind")
         _one_of(arch.pooling.size, POOL_SIZES, "pooling.size")
     _count(arch.dense, MIN_DENSE, MAX_DENSE, "dense layers", "dense")
-    for i, layer in enumerate(arch.dense):
-        if not isinstance(layer, DenseLayer):
-            raise ArchitectureError(f"dense[{i}]", f"must be a dense layer (got {show(layer)})")
-        _int_range(layer.units, MIN_UNITS, MAX_UNITS, f"dense[{i}].units")
+    for i, dense in enumerate(arch.dense):
+        if not isinstance(dense, DenseLayer):
+            raise ArchitectureError(f"dense[{i}]", f"must be a dense layer (got {show(dense)})")
+        _int_range(dense.units, MIN_UNITS, MAX_UNITS, f"dense[{i}].units")
 
 
 def stages(arch: Architecture) -> tuple[tuple[int, ...], ...]:
@@ -184,7 +185,7 @@ def _resolve(
                         )
                     layers[j] = layer = replace(layer, channels=stage_count)
                 if layer.kind != "depthwise":
-                    c = layer.channels
+                    c = cast(int, layer.channels)  # set on every non-depthwise layer
             if pos == 0:
                 stage_count = c
             blocks[b] = replace(arch.blocks[b], layers=tuple(layers))
@@ -207,7 +208,8 @@ def validate(arch: object, input_channels: int | None = None) -> None:
     check_structure(arch)
     if input_channels is not None:
         _check_input_channels(input_channels)
-        _, problems = _resolve(arch, input_channels)
+        # check_structure raised unless arch is an Architecture
+        _, problems = _resolve(cast(Architecture, arch), input_channels)
         if problems:
             raise problems[0]
 

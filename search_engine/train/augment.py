@@ -99,7 +99,7 @@ def rotate_batch(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
         v = xf[b, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
         return np.where(ok, v, np.float32(0))
 
-    out = (
+    out: np.ndarray = (
         tap(y0, x0) * (1 - fy) * (1 - fx)
         + tap(y0, x0 + 1) * (1 - fy) * fx
         + tap(y0 + 1, x0) * fy * (1 - fx)
@@ -133,6 +133,9 @@ class ImageAugmenter:
         rng = rng if rng is not None else np.random.default_rng(self.seed)
         dtype = x.dtype
         out = x
+        n: int
+        h: int
+        w: int
         n, h, w, _ = x.shape
         if cfg.horizontal_flip:
             flip = rng.random(n) < 0.5

@@ -91,18 +91,20 @@ def save_weights(model: Any, arch: Architecture, input_shape: tuple[int, int, in
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    # the keys are layer names, never savez's own keyword allow_pickle
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
 def load_weights(path: str | Path) -> ParentWeights:
     """The weights written by :func:`save_weights`; :class:`InheritanceError` otherwise."""
+    from search_engine.space.search_space import int_shape
     from search_engine.space.serialise import architecture_from_json
 
     try:
         with np.load(Path(path), allow_pickle=False) as data:
             meta = json.loads(bytes(data[_META]).decode("utf-8"))
-            layers: dict[str, list[np.ndarray]] = {}
+            layers: dict[str, list[tuple[int, np.ndarray]]] = {}
             for key in data.files:
                 if key == _META:
                     continue
@@ -111,8 +113,8 @@ def load_weights(path: str | Path) -> ParentWeights:
         ordered = {name: [w for _, w in sorted(ws, key=lambda t: t[0])]
                    for name, ws in layers.items()}
         arch = architecture_from_json(meta["architecture"])
-        shape = tuple(int(v) for v in meta["input_shape"])
-        return ParentWeights(arch, shape, int(meta["num_classes"]), ordered)  # type: ignore[arg-type]
+        shape = int_shape(meta["input_shape"])
+        return ParentWeights(arch, shape, int(meta["num_classes"]), ordered)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InheritanceError(f"cannot read weights {path}: {exc}") from exc
 
@@ -127,7 +129,8 @@ def _role(spec: Any) -> str:
         return "classifier" if not spec.relu else "dense"
     if spec.kind == "conv2d" and tuple(spec.kernel_size) == (1, 1):
         return "conv2d_1x1"
-    return spec.kind
+    kind: str = spec.kind
+    return kind
 
 
 def _weighted(arch: Architecture, input_shape: tuple[int, int, int], num_classes: int

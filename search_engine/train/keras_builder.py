@@ -19,7 +19,7 @@ TensorFlow/Keras is imported lazily, inside the functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from search_engine.graph.pruned import pruned_walk
 from search_engine.space.architecture import Architecture
@@ -39,7 +39,7 @@ def layer_specs(
     arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
 ) -> tuple[LayerSpec, ...]:
     """The walk of ``arch`` (pruned architectures with 1..9-unit dense layers accepted)."""
-    return pruned_walk(arch, tuple(input_shape), num_classes)
+    return pruned_walk(arch, cast("tuple[int, int, int]", tuple(input_shape)), num_classes)
 
 
 def spec_name(layer_name: str) -> str:

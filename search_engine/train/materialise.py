@@ -12,18 +12,21 @@ exactly zero in the masked model, so both models compute the same function (test
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from search_engine.space.architecture import Architecture
 from search_engine.space.pruned import (
     INPUT_GROUP,
+    ChannelGroup,
     channel_groups,
     check_sparsity,
     group_of_sources,
     kept_channels,
     pruned_architecture,
 )
+from search_engine.space.search_space import int_shape
 from search_engine.train.keras_builder import (
     BN_SUFFIX,
     INPUT_NAME,
@@ -34,7 +37,7 @@ from search_engine.train.pruning import PruningError, plan_groups, ranked_masks
 
 
 def _kept_indices(
-    groups: tuple, sparsity: float, masks: Mapping[int, np.ndarray]
+    groups: tuple[ChannelGroup, ...], sparsity: float, masks: Mapping[int, np.ndarray]
 ) -> dict[int, np.ndarray]:
     out = {}
     for g in groups:
@@ -55,14 +58,14 @@ def _kept_indices(
 
 
 def materialise(
-    masked_model: object,
+    masked_model: Any,  # a Keras model (untyped)
     arch: Architecture,
     sparsity: float,
     input_shape: tuple[int, int, int],
     num_classes: int,
     *,
     masks: Mapping[int, np.ndarray] | None = None,
-) -> tuple[object, Architecture]:
+) -> tuple[Any, Architecture]:
     """(smaller dense Keras model, pruned architecture) equivalent to ``masked_model``.
 
     ``masks``: group index -> boolean keep mask (``Pruner.masks()``); without it the kept
@@ -70,7 +73,7 @@ def materialise(
     zero norm). Each prunable group must keep exactly kept(C, sparsity) channels.
     """
     sparsity = check_sparsity(sparsity)
-    input_shape = tuple(int(v) for v in input_shape)
+    input_shape = int_shape(input_shape)
     groups = channel_groups(arch, input_shape)
     if masks is None:
         masks = ranked_masks(masked_model, plan_groups(arch, input_shape), sparsity)

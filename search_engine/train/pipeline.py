@@ -30,7 +30,7 @@ import numpy as np
 
 from search_engine.space.architecture import Architecture
 
-Progress = Callable[[dict], None]
+Progress = Callable[[dict[str, Any]], None]
 REPRESENTATIVE_SAMPLES = 200
 MATERIALISE_TOLERANCE = 1e-4  # relative to the largest logit; float rounding only
 
@@ -61,6 +61,11 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _json_ready_report(report: dict[str, Any]) -> dict[str, Any]:
+    ready: dict[str, Any] = _json_ready(report)  # a dict maps to a dict
+    return ready
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
@@ -78,10 +83,10 @@ def train_and_export(
     progress: Progress | None = None,
     epochs: int | None = None,
     model_name: str = "model",
-    stopping: dict | None = None,
+    stopping: dict[str, Any] | None = None,
     init: Any = None,
     weights_path: str | Path | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run the whole pipeline and return the report (also written to ``out_dir/report.json``).
 
     ``epochs`` overrides the profile's epoch count (tests, demos). ``stopping`` is an
@@ -93,13 +98,13 @@ def train_and_export(
     :class:`PipelineError` (with ``stage``) on any failure, and for bad input.
     """
     from search_engine.space.pruned import check_sparsity
-    from search_engine.space.search_space import SearchSpace
+    from search_engine.space.search_space import SearchSpace, int_shape
 
     started = time.perf_counter()
     out = Path(out_dir)
     try:
         sparsity = check_sparsity(sparsity)
-        input_shape = tuple(int(v) for v in dataset.input_shape)
+        input_shape = int_shape(dataset.input_shape)
         num_classes = int(dataset.num_classes)
         arch = SearchSpace(input_shape, num_classes).normalise(arch)
         out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +139,7 @@ def train_and_export(
         report["total_seconds"] = time.perf_counter() - started
         _write_report(out, report)
         _emit(progress, "done", out_dir=str(out), stopped_early=True)
-        return _json_ready(report)
+        return _json_ready_report(report)
     x_train, x_val, x_test = preprocess(dataset, profile)
 
     # 2. materialise ------------------------------------------------------------------------
@@ -272,22 +277,23 @@ def train_and_export(
     except Exception as exc:
         raise PipelineError("write", f"{type(exc).__name__}: {exc}") from exc
     _emit(progress, "done", out_dir=str(out))
-    return _json_ready(report)
+    return _json_ready_report(report)
 
 
-def _write_report(out: Path, report: dict) -> None:
+def _write_report(out: Path, report: dict[str, Any]) -> None:
     _write_atomic(out / "report.json",
                   (json.dumps(_json_ready(report), indent=1) + "\n").encode("utf-8"))
 
 
 def stopped_report(arch: Architecture, sparsity: float, dataset: Any, profile: Any,
-                   trained: Any, *, seed: int) -> dict:
+                   trained: Any, *, seed: int) -> dict[str, Any]:
     """The report of a candidate stopped at a rung: what it reached, and the analytic
     resources of the network its target pruning makes (no export, no TFLM figures)."""
     from search_engine.resources.pruned import analyse_pruned
+    from search_engine.space.search_space import int_shape
     from search_engine.space.serialise import architecture_to_json
 
-    input_shape = tuple(int(v) for v in dataset.input_shape)
+    input_shape = int_shape(dataset.input_shape)
     figures = analyse_pruned(arch, sparsity, input_shape, int(dataset.num_classes))
     summary, best = figures.summary, figures.best
     last = str(trained.stopped_at)

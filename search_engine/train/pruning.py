@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -88,7 +88,7 @@ def pruning_window(start: int, end: int, epochs: int) -> tuple[int, int]:
 
 def plan_groups(arch: Architecture, input_shape: tuple[int, int, int]) -> tuple[GroupPlan, ...]:
     """The prunable groups of ``arch`` mapped to the Keras layer names of ``keras_builder``."""
-    groups = channel_groups(arch, tuple(input_shape))
+    groups = channel_groups(arch, cast("tuple[int, int, int]", tuple(input_shape)))
     weighted = ("conv2d", "depthwise_conv2d", "dense")  # a pre-pool shares its conv's source
     specs = {s.source: s for s in layer_specs(arch, input_shape, 2) if s.kind in weighted}
     plans = []
@@ -159,7 +159,7 @@ class MaskConstraint:
     def __call__(self, w: Any) -> Any:
         return w * self.mask
 
-    def get_config(self) -> dict:  # constraints must be serialisable; masks are not saved
+    def get_config(self) -> dict[str, Any]:  # constraints must be serialisable; masks are not saved
         return {}
 
 
@@ -263,17 +263,17 @@ def make_pruning_callback(pruner: Pruner, schedule: PruningSchedule) -> Any:
     """A Keras callback that updates ``pruner`` at each epoch start and at the end of training."""
     import keras
 
-    class PruningCallback(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    class PruningCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped: Callback is Any
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             s = schedule.at_epoch(epoch)
             if s > 0 and not math.isclose(s, pruner.sparsity):
                 pruner.update(s)
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             if logs is not None:
                 logs["sparsity"] = pruner.sparsity
 
-        def on_train_end(self, logs: dict | None = None) -> None:
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
             if schedule.target > 0 and not math.isclose(pruner.sparsity, schedule.target):
                 pruner.update(schedule.target)
 

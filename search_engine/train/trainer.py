@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ import numpy as np
 from search_engine.space.architecture import Architecture
 from search_engine.space.pruned import check_sparsity
 
-Progress = Callable[[dict], None]
+Progress = Callable[[dict[str, Any]], None]
 
 
 class TrainingError(RuntimeError):
@@ -53,7 +53,7 @@ class TrainResult:
 
     model: Any
     masks: dict[int, np.ndarray] = field(repr=False)
-    history: tuple[dict, ...]
+    history: tuple[dict[str, Any], ...]
     val_accuracy: float
     test_accuracy: float
     train_seconds: float
@@ -67,7 +67,7 @@ class TrainResult:
     #: the epochs training was asked for (``epochs`` is what ran)
     planned_epochs: int = 0
     #: what the model took from its parent's weights (``train.inherit``), or ``None``
-    inheritance: dict | None = None
+    inheritance: dict[str, Any] | None = None
 
 
 def set_seeds(seed: int) -> None:
@@ -145,7 +145,7 @@ def make_train_data(
         return data.prefetch(tf.data.AUTOTUNE), steps
     batch_fn = make_train_batch_fn(dataset, config, seed)
 
-    def batches():  # noqa: ANN202 - generator
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for e in range(epochs):
             perm = np.random.default_rng([seed, e]).permutation(n)
             for i in range(steps):
@@ -167,12 +167,12 @@ def make_train_data(
 def _progress_callback(progress: Progress | None, epochs: int, samples: int) -> Any:
     import keras
 
-    class EpochProgress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped: Callback is Any
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.start = time.perf_counter()
             self.cpu_start = time.process_time()
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = dict(logs or {})
             loss = float(logs.get("loss", float("nan")))
             if not math.isfinite(loss):
@@ -216,7 +216,7 @@ def epochs_key(step: int, steps: int) -> str:
     return f"{step / steps:.2f}".rstrip("0").rstrip(".")
 
 
-def _rung_callback(stopping: dict, epochs: int, steps: int, x_val: np.ndarray,
+def _rung_callback(stopping: dict[str, Any], epochs: int, steps: int, x_val: np.ndarray,
                    y_val: np.ndarray, progress: Progress | None) -> Any:
     """Measures validation accuracy at the rungs of ``stopping`` (``search.fidelity`` plan:
     ``fractions`` and ``thresholds``; steps from :func:`rung_steps`) and stops training below
@@ -226,12 +226,12 @@ def _rung_callback(stopping: dict, epochs: int, steps: int, x_val: np.ndarray,
     rungs = dict(rung_steps(stopping.get("fractions") or (), epochs, steps))
     thresholds = {str(k): float(v) for k, v in (stopping.get("thresholds") or {}).items()}
 
-    class Rungs(keras.callbacks.Callback):
+    class Rungs(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped: Callback is Any
         accuracy: dict[str, float]
         stopped_at: str | None
         step: int
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self.step += 1
             key = rungs.get(self.step)
             if key is None or len(y_val) == 0:
@@ -294,7 +294,7 @@ def train_candidate(
     epochs: int | None = None,
     augment: bool = True,
     epoch_validation: bool = False,
-    stopping: dict | None = None,
+    stopping: dict[str, Any] | None = None,
     init: Any = None,
 ) -> TrainResult:
     """Train ``arch`` with structured pruning to ``sparsity``; a pure function of its inputs.

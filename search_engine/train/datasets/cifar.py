@@ -20,7 +20,7 @@ import numpy as np
 
 from .base import Dataset, DatasetError, apply_limit, as_labels, stratified_split
 
-CIFAR10_CLASSES = (
+CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane",
     "automobile",
     "bird",
@@ -37,7 +37,7 @@ TEST_BATCH = "test_batch"
 META = "batches.meta"
 SUBFOLDER = "cifar-10-batches-py"
 VALIDATION_FRACTION = 0.1
-BINARY_GROUPINGS = {
+BINARY_GROUPINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "vehicles-animals": (
         "vehicles",
         ("airplane", "automobile", "ship", "truck"),
@@ -72,7 +72,7 @@ def _unpickle(path: Path) -> Any:
         raise DatasetError(f"{path}: not a readable CIFAR-10 pickle batch ({exc})") from exc
 
 
-def _get(d: dict, key: str) -> Any:
+def _get(d: dict[str, Any], key: str) -> Any:
     for k in (key.encode(), key):
         if k in d:
             return d[k]

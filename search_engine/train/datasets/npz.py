@@ -54,7 +54,9 @@ def _err(field: str, msg: str) -> DatasetError:
     return DatasetError(f"{field}: {msg}")
 
 
-def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, field: str) -> tuple:
+def _read_header(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, field: str
+) -> tuple[tuple[int, ...], np.dtype]:
     try:
         with zf.open(info) as fh:
             version = np.lib.format.read_magic(fh)
@@ -82,7 +84,7 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, field: str) -> np.nd
     return arr
 
 
-def _check_x_header(field: str, shape: tuple, dtype: np.dtype) -> None:
+def _check_x_header(field: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
     if dtype.kind not in "biuf":
         raise _err(field, f"must hold real numbers, found dtype {dtype}")
     if len(shape) not in (3, 4):
@@ -96,7 +98,7 @@ def _check_x_header(field: str, shape: tuple, dtype: np.dtype) -> None:
         raise _err(field, f"channel count must be in 1..4, found {shape[3]}")
 
 
-def _check_y_header(field: str, shape: tuple, dtype: np.dtype, n: int) -> None:
+def _check_y_header(field: str, shape: tuple[int, ...], dtype: np.dtype, n: int) -> None:
     if dtype.kind not in "biuf":
         raise _err(field, f"must hold integer labels, found dtype {dtype}")
     if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
@@ -178,7 +180,7 @@ def _validate_headers(zf: zipfile.ZipFile, max_bytes: int, max_samples: int
     return members, array_bytes
 
 
-def _nbytes(shape: tuple, dtype: np.dtype) -> int:
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact: no int64 overflow
 
 
@@ -292,7 +294,7 @@ class _Stats:
 class _Lazy:
     """A stand-in for an array in the checks below: dtype, length and the streamed stats."""
 
-    def __init__(self, shape: tuple, stats: _Stats) -> None:
+    def __init__(self, shape: tuple[int, ...], stats: _Stats) -> None:
         self.shape, self.stats, self.dtype = shape, stats, stats.dtype
 
 

@@ -317,8 +317,10 @@ class SpeechAugmenter:
     ) -> np.ndarray:
         w = np.asarray(waves)
         w = w.astype(np.float32) / 32768.0 if w.dtype == np.int16 else w.astype(np.float32)
+        b: int
+        n: int
         b, n = w.shape
-        out = w
+        out: np.ndarray = w
         t = self.time_shift_samples
         if t > 0:
             shift = rng.integers(-t, t + 1, size=b)
@@ -336,7 +338,8 @@ class SpeechAugmenter:
             )
             for i in np.flatnonzero(volume > 0):
                 out[i] = out[i] + volume[i] * _noise_sample(noise, n, rng)
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        clipped: np.ndarray = np.clip(out, -1.0, 1.0).astype(np.float32)
+        return clipped
 
     def __call__(
         self,
